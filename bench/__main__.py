@@ -1,0 +1,3 @@
+"""Placeholder: benchmarks are added by each issue's work."""
+
+print("no benchmarks yet")

@@ -1,0 +1,1 @@
+"""Tools for developers of the gateway (not used at run time)."""

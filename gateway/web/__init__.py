@@ -1,0 +1,1 @@
+"""The staff web app and the Twilio webhooks (FastAPI)."""
