@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"  # noqa: S105 - only ever valid against the built-in sandbox
 
