@@ -1,9 +1,61 @@
-"""Commands of this group are not built yet (placeholder replaced by its issue's work)."""
+"""Operations: ``gateway purge``, ``gateway export adult``, ``gateway demo``."""
 
 from __future__ import annotations
 
+import json
+
 import click
+
+from gateway.cli.common import emit_json, parse_date
+
+
+@click.command("purge")
+@click.option("--before", "before_text", required=True, help="Delete history dated before this day (YYYY-MM-DD).")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@click.option("--include-audit", is_flag=True, help="Also delete staff audit entries before the date.")
+@click.option("--json", "as_json", is_flag=True)
+def purge_command(before_text: str, dry_run: bool, include_audit: bool, as_json: bool) -> None:
+    """Retention purge: message history, replies, cases and register copies before a date."""
+    from gateway.clock import now
+    from gateway.config import get_settings
+    from gateway.db import session_scope
+    from gateway.operations.retention import purge_before
+
+    before = parse_date(before_text, "--before")
+    today = now().astimezone(get_settings().tz).date()
+    with session_scope() as session:
+        summary = purge_before(session, before, today=today, dry_run=dry_run, include_audit=include_audit)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        counts = {k: v for k, v in summary.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)}
+        click.echo(f"{verb} before {before}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+
+
+@click.command("adult")
+@click.option("--id", "adult_id", type=int)
+@click.option("--ref", help="The MIS contact reference.")
+@click.option("--phone")
+@click.option("--email")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
+def export_adult_command(adult_id: int | None, ref: str | None, phone: str | None, email: str | None,
+                         output: str | None) -> None:
+    """Subject-access export: everything held about one adult, as JSON."""
+    from gateway.db import session_scope
+    from gateway.operations.subject_access import export_adult, find_adult
+
+    with session_scope() as session:
+        adult = find_adult(session, adult_id=adult_id, ref=ref, phone=phone, email=email)
+        document = export_adult(session, adult)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, indent=2)
+        click.echo(f"written to {output}")
+    else:
+        emit_json(document)
 
 
 def register(cli: click.Group, groups: dict[str, click.Group]) -> None:
-    """Nothing registered yet."""
+    cli.add_command(purge_command)
+    groups["export"].add_command(export_adult_command)

@@ -1,0 +1,1 @@
+"""Running the gateway for real: retention purge, subject-access export, the demo school."""
