@@ -2,22 +2,38 @@
 
 from gateway.models.attendance import AttendanceMark, HalfTerm, InsetDay
 from gateway.models.base import Base, ContactKind, Literacy, Restriction, StaffRole, utcnow
+from gateway.models.messaging import (
+    AbsenceCase,
+    CaseState,
+    DslAlert,
+    InboundMessage,
+    MilestoneBatch,
+    OutboxMessage,
+    OutboxState,
+)
 from gateway.models.people import Adult, ContactPoint, Pupil, PupilContact, School
 from gateway.models.staff import AuditEntry, StaffUser
 from gateway.models.system import ClockAnchor, Lease
 
 __all__ = [
+    "AbsenceCase",
     "Adult",
     "AttendanceMark",
     "AuditEntry",
     "Base",
+    "CaseState",
     "ClockAnchor",
     "ContactKind",
     "ContactPoint",
+    "DslAlert",
     "HalfTerm",
+    "InboundMessage",
     "InsetDay",
     "Lease",
     "Literacy",
+    "MilestoneBatch",
+    "OutboxMessage",
+    "OutboxState",
     "Pupil",
     "PupilContact",
     "Restriction",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:41:08.612639
+Create Date: 2026-11-23 13:55:55.652833
 """
 
 from collections.abc import Sequence
@@ -92,6 +92,29 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_user')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_user_username'))
     )
+    op.create_table('absence_case',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('family_key', sa.String(length=200), nullable=False),
+    sa.Column('state', sa.Enum('open', 'replied', 'closed', 'escalated', 'dsl_alerted', name='case_state', native_enum=False, length=16), nullable=False),
+    sa.Column('days_absent', sa.Integer(), nullable=False),
+    sa.Column('current_step', sa.Integer(), nullable=False),
+    sa.Column('next_step_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opened_by', sa.Integer(), nullable=True),
+    sa.Column('closed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('close_reason', sa.String(length=64), nullable=True),
+    sa.Column('closed_by', sa.Integer(), nullable=True),
+    sa.Column('thanked', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['closed_by'], ['staff_user.id'], name=op.f('fk_absence_case_closed_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['opened_by'], ['staff_user.id'], name=op.f('fk_absence_case_opened_by_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_absence_case')),
+    sa.UniqueConstraint('date', 'family_key', name=op.f('uq_absence_case_date_family_key'))
+    )
+    with op.batch_alter_table('absence_case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_absence_case_date'), ['date'], unique=False)
+        batch_op.create_index('ix_absence_case_state_next_step_at', ['state', 'next_step_at'], unique=False)
+
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -124,6 +147,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_contact_point_adult_id'), ['adult_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_point_value'), ['value'], unique=False)
 
+    op.create_table('milestone_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('half_term_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('approved_by', sa.Integer(), nullable=True),
+    sa.Column('approved_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['approved_by'], ['staff_user.id'], name=op.f('fk_milestone_batch_approved_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['half_term_id'], ['half_term.id'], name=op.f('fk_milestone_batch_half_term_id_half_term'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_milestone_batch')),
+    sa.UniqueConstraint('kind', 'half_term_id', name=op.f('uq_milestone_batch_kind_half_term_id'))
+    )
+    with op.batch_alter_table('milestone_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_milestone_batch_half_term_id'), ['half_term_id'], unique=False)
+
     op.create_table('pupil',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('school_id', sa.Integer(), nullable=True),
@@ -145,6 +183,16 @@ def upgrade() -> None:
     with op.batch_alter_table('pupil', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pupil_school_id'), ['school_id'], unique=False)
 
+    op.create_table('absence_case_pupil',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_absence_case_pupil_case_id_absence_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['pupil_id'], ['pupil.id'], name=op.f('fk_absence_case_pupil_pupil_id_pupil'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('case_id', 'pupil_id', name=op.f('pk_absence_case_pupil'))
+    )
+    with op.batch_alter_table('absence_case_pupil', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_absence_case_pupil_pupil_id'), ['pupil_id'], unique=False)
+
     op.create_table('attendance_mark',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('pupil_id', sa.Integer(), nullable=False),
@@ -159,6 +207,75 @@ def upgrade() -> None:
     with op.batch_alter_table('attendance_mark', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attendance_mark_date'), ['date'], unique=False)
         batch_op.create_index(batch_op.f('ix_attendance_mark_pupil_id'), ['pupil_id'], unique=False)
+
+    op.create_table('dsl_alert',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_by', sa.Integer(), nullable=True),
+    sa.Column('acknowledged_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['acknowledged_by'], ['staff_user.id'], name=op.f('fk_dsl_alert_acknowledged_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_dsl_alert_case_id_absence_case'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dsl_alert')),
+    sa.UniqueConstraint('case_id', name=op.f('uq_dsl_alert_case_id'))
+    )
+    with op.batch_alter_table('dsl_alert', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dsl_alert_created_at'), ['created_at'], unique=False)
+
+    op.create_table('outbox_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('adult_id', sa.Integer(), nullable=True),
+    sa.Column('contact_point_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('pupil_ids', sa.JSON(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('to_address', sa.String(length=254), nullable=False),
+    sa.Column('locale', sa.String(length=16), nullable=False),
+    sa.Column('variant', sa.String(length=16), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=True),
+    sa.Column('why', sa.String(length=200), nullable=True),
+    sa.Column('fallback_channels', sa.JSON(), nullable=False),
+    sa.Column('same_day', sa.Boolean(), nullable=False),
+    sa.Column('state', sa.Enum('planned', 'queued', 'sending', 'accepted', 'delivered', 'failed', 'undelivered', 'cancelled', 'suppressed', name='outbox_state', native_enum=False, length=16), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('html', sa.Text(), nullable=True),
+    sa.Column('voice_language', sa.String(length=16), nullable=True),
+    sa.Column('voice_name', sa.String(length=64), nullable=True),
+    sa.Column('voice_prompt', sa.Text(), nullable=True),
+    sa.Column('context', sa.JSON(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('provider_id', sa.String(length=64), nullable=True),
+    sa.Column('error_code', sa.String(length=32), nullable=True),
+    sa.Column('error_reason', sa.String(length=200), nullable=True),
+    sa.Column('send_after', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('queued_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enqueued_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_outbox_message_adult_id_adult'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['batch_id'], ['milestone_batch.id'], name=op.f('fk_outbox_message_batch_id_milestone_batch'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_outbox_message_case_id_absence_case'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_point_id'], ['contact_point.id'], name=op.f('fk_outbox_message_contact_point_id_contact_point'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_outbox_message_staff_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_message_idempotency_key')),
+    sa.UniqueConstraint('provider_id', name=op.f('uq_outbox_message_provider_id'))
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_message_adult_id_created_at', ['adult_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_kind'), ['kind'], unique=False)
+        batch_op.create_index('ix_outbox_message_state_send_after', ['state', 'send_after'], unique=False)
 
     op.create_table('pupil_contact',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -181,25 +298,86 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_pupil_contact_adult_id'), ['adult_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pupil_contact_pupil_id'), ['pupil_id'], unique=False)
 
+    op.create_table('inbound_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider_sid', sa.String(length=120), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('from_number', sa.String(length=64), nullable=False),
+    sa.Column('to_number', sa.String(length=64), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('received_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.Column('adult_id', sa.Integer(), nullable=True),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('processed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('keyword', sa.String(length=16), nullable=True),
+    sa.Column('suggested_code', sa.String(length=2), nullable=True),
+    sa.Column('matched_keywords', sa.JSON(), nullable=False),
+    sa.Column('confirmed_code', sa.String(length=2), nullable=True),
+    sa.Column('confirmed_by', sa.Integer(), nullable=True),
+    sa.Column('confirmed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handled', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_inbound_message_adult_id_adult'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_inbound_message_case_id_absence_case'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['confirmed_by'], ['staff_user.id'], name=op.f('fk_inbound_message_confirmed_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox_message.id'], name=op.f('fk_inbound_message_outbox_id_outbox_message'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_message')),
+    sa.UniqueConstraint('provider_sid', name=op.f('uq_inbound_message_provider_sid'))
+    )
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_message_adult_id'), ['adult_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_message_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_message_from_number'), ['from_number'], unique=False)
+        batch_op.create_index('ix_inbound_message_handled_received_at', ['handled', 'received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_message_received_at'), ['received_at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_message_received_at'))
+        batch_op.drop_index('ix_inbound_message_handled_received_at')
+        batch_op.drop_index(batch_op.f('ix_inbound_message_from_number'))
+        batch_op.drop_index(batch_op.f('ix_inbound_message_case_id'))
+        batch_op.drop_index(batch_op.f('ix_inbound_message_adult_id'))
+
+    op.drop_table('inbound_message')
     with op.batch_alter_table('pupil_contact', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pupil_contact_pupil_id'))
         batch_op.drop_index(batch_op.f('ix_pupil_contact_adult_id'))
 
     op.drop_table('pupil_contact')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_message_state_send_after')
+        batch_op.drop_index(batch_op.f('ix_outbox_message_kind'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_case_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_batch_id'))
+        batch_op.drop_index('ix_outbox_message_adult_id_created_at')
+
+    op.drop_table('outbox_message')
+    with op.batch_alter_table('dsl_alert', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dsl_alert_created_at'))
+
+    op.drop_table('dsl_alert')
     with op.batch_alter_table('attendance_mark', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attendance_mark_pupil_id'))
         batch_op.drop_index(batch_op.f('ix_attendance_mark_date'))
 
     op.drop_table('attendance_mark')
+    with op.batch_alter_table('absence_case_pupil', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_absence_case_pupil_pupil_id'))
+
+    op.drop_table('absence_case_pupil')
     with op.batch_alter_table('pupil', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pupil_school_id'))
 
     op.drop_table('pupil')
+    with op.batch_alter_table('milestone_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_milestone_batch_half_term_id'))
+
+    op.drop_table('milestone_batch')
     with op.batch_alter_table('contact_point', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_point_value'))
         batch_op.drop_index(batch_op.f('ix_contact_point_adult_id'))
@@ -209,6 +387,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_entry_at'))
 
     op.drop_table('audit_entry')
+    with op.batch_alter_table('absence_case', schema=None) as batch_op:
+        batch_op.drop_index('ix_absence_case_state_next_step_at')
+        batch_op.drop_index(batch_op.f('ix_absence_case_date'))
+
+    op.drop_table('absence_case')
     op.drop_table('staff_user')
     op.drop_table('school')
     op.drop_table('lease')

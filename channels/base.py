@@ -1,0 +1,49 @@
+"""The one contract every delivery adapter keeps: ``send(message) -> Receipt`` and ``close()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from channels.status import DeliveryStatus
+
+ChannelName = Literal["sms", "email", "voice"]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One rendered message for one address, as the outbox hands it to a channel."""
+
+    message_id: int  # the outbox id: names the voice TwiML URL and correlates logs
+    idempotency_key: str
+    channel: ChannelName
+    to: str  # E.164 number or e-mail address
+    text: str  # SMS text, spoken text, or the e-mail's plain-text body
+    subject: str | None = None
+    html: str | None = None
+    locale: str = "en-GB"
+    voice_language: str | None = None
+    voice_name: str | None = None
+    same_day: bool = False  # a same-day absence text is pointless tomorrow: give it a validity period
+    reply_to: str | None = None  # the school's address for e-mail replies
+    voice_prompt: str | None = None  # keypad prompt spoken after the message ("press 1 if ...")
+    voicemail_text: str | None = None  # the short message left after the beep
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The provider accepted the message: its id (for status callbacks) and the status it reported."""
+
+    provider_id: str
+    status: DeliveryStatus
+    channel: str
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A delivery adapter. ``send`` blocks until the provider accepted or refused the message and is safe to
+    call from many threads at once; it raises PermanentDeliveryError or TransientDeliveryError."""
+
+    def send(self, message: OutgoingMessage) -> Receipt: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,204 @@
+"""A fake of the part of Twilio's REST API the gateway uses: ``Messages.json`` and ``Calls.json``.
+
+An ASGI app (Starlette) with Twilio's basic auth, Twilio-shaped JSON replies and error bodies
+(``{"code", "message", "more_info", "status"}``), signed status callbacks, and injectable faults
+(:class:`~channels.sandbox.twilio_state.TwilioSandboxState`). Control it from Python through
+``sandbox.state`` or over HTTP:
+
+- ``POST /_sandbox/faults`` JSON ``{"latency": 0.05, "errors": {"+447700900001": {"code": 21211}},
+  "suffix_errors": {"99": {"code": 21614}}, "fail_next": {"count": 2, "status": 429, "code": 20429,
+  "retry_after": 1}, "async_errors": {"+447700900002": 30003}, "answered_by": {"+44...": "machine_end_beep"}}``
+- ``POST /_sandbox/reset``; ``GET /_sandbox/records`` (what it was asked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from channels.sandbox.runner import RunningServer, serve_in_thread
+from channels.sandbox.twilio_state import ERROR_MESSAGES, Fault, SandboxRecord, TwilioSandboxState
+from channels.twilio_client import IDEMPOTENCY_HEADER
+from gateway.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+API = "/2010-04-01/Accounts/{account_sid}"
+
+
+def twilio_error(code: int, status: int, message: str | None = None, retry_after: float | None = None) -> JSONResponse:
+    """Twilio's error body for ``code`` with HTTP ``status``."""
+    body = {"code": code, "message": message or ERROR_MESSAGES.get(code, "Error"),
+            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _authorised(request: Request, state: TwilioSandboxState) -> bool:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return (secrets.compare_digest(user, state.account_sid) and secrets.compare_digest(password, state.auth_token)
+            and request.path_params["account_sid"] == state.account_sid)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    params: dict[str, str] = {}
+    for key, value in form.multi_items():
+        # Repeated keys (StatusCallbackEvent) are joined with spaces, as Twilio documents them.
+        params[key] = f"{params[key]} {value}" if key in params else str(value)
+    return params
+
+
+def _resource(record: SandboxRecord, account_sid: str) -> dict[str, Any]:
+    now = format_datetime(datetime.fromtimestamp(record.received_at, UTC))
+    common = {"sid": record.sid, "account_sid": account_sid, "api_version": "2010-04-01", "date_created": now,
+              "date_updated": now, "to": record.params.get("To"), "price": None, "price_unit": "GBP",
+              "direction": "outbound-api"}
+    if record.kind == "message":
+        service = record.params.get("MessagingServiceSid")
+        return {**common, "body": record.params.get("Body"), "from": record.params.get("From"),
+                "messaging_service_sid": service, "status": "accepted" if service and "From" not in record.params
+                else "queued", "num_segments": "1", "num_media": "0", "error_code": None, "error_message": None,
+                "date_sent": None, "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{record.sid}.json"}
+    return {**common, "from": record.params.get("From"), "status": "queued", "parent_call_sid": None,
+            "answered_by": None, "duration": None, "start_time": None, "end_time": None,
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{record.sid}.json"}
+
+
+def create_app(state: TwilioSandboxState) -> Starlette:
+    """The sandbox's ASGI app over ``state``."""
+
+    async def create(request: Request, kind: str) -> JSONResponse:
+        received_at = time.time()
+        if not _authorised(request, state):
+            return twilio_error(20003, 401)
+        params = await _form(request)
+        state.count_attempt(params, request.headers.get(IDEMPOTENCY_HEADER))
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        to = params.get("To", "")
+        problem = _missing(kind, params)
+        if problem is not None:
+            return twilio_error(problem, 400)
+        fault: Fault | None = state.fault_for(to)
+        if fault is None and not (to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16):
+            fault = Fault(400, 21211)
+        if fault is not None:
+            return twilio_error(fault.code, fault.status, retry_after=fault.retry_after)
+        record = state.accept(kind, params, request.headers.get(IDEMPOTENCY_HEADER), received_at)
+        return JSONResponse(_resource(record, state.account_sid), status_code=201)
+
+    async def messages(request: Request) -> JSONResponse:
+        return await create(request, "message")
+
+    async def calls(request: Request) -> JSONResponse:
+        return await create(request, "call")
+
+    async def fetch(request: Request) -> JSONResponse:
+        if not _authorised(request, state):
+            return twilio_error(20003, 401)
+        record = state.find(request.path_params["sid"])
+        if record is None:
+            return twilio_error(20404, 404, "The requested resource was not found")
+        return JSONResponse({**_resource(record, state.account_sid), "status": record.status})
+
+    async def faults(request: Request) -> JSONResponse:
+        _apply_faults(state, await request.json())
+        return JSONResponse({"ok": True})
+
+    async def reset(request: Request) -> JSONResponse:
+        state.reset()
+        return JSONResponse({"ok": True})
+
+    async def records(request: Request) -> JSONResponse:
+        return JSONResponse([{"kind": r.kind, "sid": r.sid, "params": r.params, "status": r.status,
+                              "idempotency_key": r.idempotency_key, "callbacks": r.callbacks}
+                             for r in state.messages() + state.calls()])
+
+    return Starlette(routes=[
+        Route(API + "/Messages.json", messages, methods=["POST"]),
+        Route(API + "/Calls.json", calls, methods=["POST"]),
+        Route(API + "/Messages/{sid}.json", fetch, methods=["GET"]),
+        Route(API + "/Calls/{sid}.json", fetch, methods=["GET"]),
+        Route("/_sandbox/faults", faults, methods=["POST"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/records", records, methods=["GET"]),
+    ])
+
+
+def _missing(kind: str, params: dict[str, str]) -> int | None:
+    """Twilio's code for a missing required parameter, if any."""
+    if not params.get("To"):
+        return 21604
+    if kind == "message":
+        if not params.get("Body") and not params.get("MediaUrl") and not params.get("ContentSid"):
+            return 21602
+        if not params.get("From") and not params.get("MessagingServiceSid"):
+            return 21603
+    elif not params.get("Url") and not params.get("Twiml"):
+        return 21205
+    return None
+
+
+def _apply_faults(state: TwilioSandboxState, spec: dict[str, Any]) -> None:
+    if "latency" in spec:
+        state.set_latency(float(spec["latency"]))
+    for number, fault in (spec.get("errors") or {}).items():
+        state.inject_error(number, int(fault["code"]), int(fault.get("status", 400)))
+    for digits, fault in (spec.get("suffix_errors") or {}).items():
+        state.inject_suffix_error(digits, int(fault["code"]), int(fault.get("status", 400)))
+    if spec.get("fail_next"):
+        nxt = spec["fail_next"]
+        state.fail_next(int(nxt.get("count", 1)), int(nxt.get("status", 429)), int(nxt.get("code", 20429)),
+                        nxt.get("retry_after"))
+    for number, code in (spec.get("async_errors") or {}).items():
+        state.inject_async_error(number, int(code))
+    for number, answered_by in (spec.get("answered_by") or {}).items():
+        state.set_answered_by(number, str(answered_by))
+
+
+@dataclass
+class TwilioSandbox:
+    """A running sandbox: ``url`` for TWILIO_API_URL, ``state`` for faults and records."""
+
+    state: TwilioSandboxState
+    server: RunningServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.state.close()
+        self.server.stop()
+
+    def __enter__(self) -> TwilioSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_twilio_sandbox(
+    account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN, *, host: str = "127.0.0.1",
+    port: int = 0, callback_delay: float = 0.02,
+) -> TwilioSandbox:
+    """Run the sandbox in a thread on ``host:port`` (0: a free port)."""
+    state = TwilioSandboxState(account_sid, auth_token, callback_delay=callback_delay)
+    return TwilioSandbox(state, serve_in_thread(create_app(state), host, port))

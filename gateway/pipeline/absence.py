@@ -1,0 +1,216 @@
+"""The first-day response ladder: each step of an open case plans through routing and fills the outbox.
+
+``start_followup`` (``gateway absences start``, the Absences page, the scheduler at registers close) opens
+the day's cases and runs their first step; the scheduler runs later steps when ``next_step_at`` comes.
+A step is claimed with a compare-and-set on ``current_step``, so two schedulers never run it twice; its
+outbox rows carry the key ``{case}:{step}:{adult}:{channel}`` as a second guard.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway import clock
+from gateway.models import AbsenceCase, Adult, CaseState, DslAlert, OutboxMessage, OutboxState, StaffRole, StaffUser
+from gateway.models.messaging import ACTIVE_CASE_STATES
+from gateway.pipeline import collaborators
+from gateway.pipeline.cases import open_cases
+from gateway.pipeline.context import message_context, pupils_by_id
+from gateway.pipeline.outbox import NewMessage, add_message, enqueue_sends, mark_enqueued
+
+log = logging.getLogger(__name__)
+PARENT_KINDS = ("absence_first_day", "absence_followup")
+
+
+@dataclass
+class StartSummary:
+    """What ``start_followup`` did: cases opened and messages queued."""
+
+    date: date
+    cases_opened: int = 0
+    messages_queued: int = 0
+    case_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "cases_opened": self.cases_opened,
+                "messages_queued": self.messages_queued, "case_ids": self.case_ids}
+
+
+def start_followup(session: Session, on: date, staff_id: int | None = None) -> StartSummary:
+    """Open ``on``'s cases and run every step now due. Commits ``session``, then hands the messages to workers."""
+    summary = StartSummary(on)
+    cases = open_cases(session, on, staff_id=staff_id)
+    summary.cases_opened = len(cases)
+    summary.case_ids = [c.id for c in cases]
+    ids = run_due_steps(session, clock.now(), case_ids=summary.case_ids)
+    session.commit()
+    summary.messages_queued = enqueue_sends(ids)
+    return summary
+
+
+def run_due_steps(session: Session, now: datetime, *, case_ids: list[int] | None = None) -> list[int]:
+    """Run the next step of every active case whose ``next_step_at`` has come; return outbox ids to enqueue
+    once the caller has committed."""
+    query = select(AbsenceCase.id).where(AbsenceCase.state.in_(ACTIVE_CASE_STATES),
+                                         AbsenceCase.next_step_at <= now)
+    if case_ids is not None:
+        query = query.where(AbsenceCase.id.in_(case_ids))
+    ladder = collaborators.load_ladder()
+    ids: list[int] = []
+    for case_id in session.scalars(query.order_by(AbsenceCase.id)).all():
+        ids.extend(advance_case(session, case_id, ladder, now))
+    return mark_enqueued(session, ids)
+
+
+def _claim_step(session: Session, case_id: int, step: int, next_at: datetime | None) -> bool:
+    result = session.execute(
+        update(AbsenceCase)
+        .where(AbsenceCase.id == case_id, AbsenceCase.current_step == step - 1,
+               AbsenceCase.state.in_(ACTIVE_CASE_STATES))
+        .values(current_step=step, next_step_at=next_at).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _next_step_at(ladder: Any, case: AbsenceCase, step: int, now: datetime) -> datetime | None:
+    """When step ``step + 1`` falls due: its ladder time, but never sooner than its gap after this step."""
+    from gateway.config import get_settings
+
+    if step >= len(ladder.steps):
+        return None
+    this, following = ladder.step(step), ladder.step(step + 1)
+    due: datetime = ladder.step_due(case.date, following, get_settings().tz)
+    return max(due, now + timedelta(minutes=following.after_minutes - this.after_minutes))
+
+
+def failed_channels_today(session: Session, case: AbsenceCase) -> dict[int, set[str]]:
+    """Per adult, the channels that failed permanently for this case (routing excludes them)."""
+    rows = session.execute(select(OutboxMessage.adult_id, OutboxMessage.channel).where(
+        OutboxMessage.case_id == case.id,
+        OutboxMessage.state.in_((OutboxState.FAILED, OutboxState.UNDELIVERED)))).all()
+    excluded: dict[int, set[str]] = {}
+    for adult_id, channel in rows:
+        if adult_id is not None:
+            excluded.setdefault(adult_id, set()).add(channel)
+    return excluded
+
+
+def tried_channels(session: Session, case: AbsenceCase) -> dict[int, set[str]]:
+    """Per adult, the channels earlier steps of this case used (a "next" step moves on from them)."""
+    rows = session.execute(select(OutboxMessage.adult_id, OutboxMessage.channel).where(
+        OutboxMessage.case_id == case.id, OutboxMessage.kind != "dsl_alert")).all()
+    tried: dict[int, set[str]] = {}
+    for adult_id, channel in rows:
+        if adult_id is not None:
+            tried.setdefault(adult_id, set()).add(channel)
+    return tried
+
+
+def advance_case(session: Session, case_id: int, ladder: Any, now: datetime) -> list[int]:
+    """Claim and run the case's next step; return the outbox ids it queued (empty when already done)."""
+    case = session.get(AbsenceCase, case_id)
+    if case is None or case.state not in ACTIVE_CASE_STATES:
+        return []
+    step = case.current_step + 1
+    if step > len(ladder.steps):
+        return []
+    if not _claim_step(session, case_id, step, _next_step_at(ladder, case, step, now)):
+        return []
+    session.refresh(case)
+    ladder_step = ladder.step(step)
+    if ladder_step.audience == "dsl":
+        return alert_dsl(session, case)
+    pupil_ids = [p.id for p in case.pupils]
+    plan = collaborators.plan_absence(
+        session, pupil_ids=pupil_ids, on=case.date, step=step, now=now,
+        exclude_channels=failed_channels_today(session, case), tried_channels=tried_channels(session, case),
+        continuing_pupil_ids=set(pupil_ids) if case.days_absent > 1 else set())
+    ids: list[int] = []
+    for delivery in plan.deliveries:
+        kind = delivery.message_kind or ladder_step.kind
+        extra: dict[str, Any] = {}
+        if case.days_absent > 1 and kind in PARENT_KINDS:  # every later day of the same absence
+            kind = ladder.continuing_kind
+        if kind == ladder.continuing_kind:
+            extra["days_absent"] = case.days_absent
+        adult = session.get(Adult, delivery.adult_id)
+        pupils = pupils_by_id(session, list(delivery.pupil_ids))
+        row = add_message(session, NewMessage(
+            idempotency_key=f"{case.id}:{step}:{delivery.adult_id}:{delivery.channel}", kind=kind,
+            channel=delivery.channel, to_address=delivery.to, locale=delivery.locale, variant=delivery.variant,
+            context=message_context(session, adult=adult, pupils=pupils, on=case.date, **extra),
+            adult_id=delivery.adult_id, contact_point_id=delivery.contact_point_id, case_id=case.id, step=step,
+            pupil_ids=list(delivery.pupil_ids), why=delivery.why, fallback_channels=list(delivery.fallback_channels),
+            same_day=True, send_after=delivery.send_at))
+        if row.state is OutboxState.QUEUED and row.enqueued_at is None:
+            ids.append(row.id)
+    if ladder_step.audience == "emergency":
+        case.state = CaseState.ESCALATED
+    if getattr(plan, "alert_dsl", False) and step == len(ladder.steps):
+        ids.extend(alert_dsl(session, case))
+    log.info("ladder step run", extra={"case_id": case.id, "step": step, "messages": len(ids)})
+    return ids
+
+
+def alert_dsl(session: Session, case: AbsenceCase) -> list[int]:
+    """Record the DSL alert (shown in the app) and e-mail every DSL with an address. Idempotent per case."""
+    if session.scalar(select(DslAlert).where(DslAlert.case_id == case.id)) is None:
+        session.add(DslAlert(case_id=case.id, created_at=clock.now()))
+    case.state = CaseState.DSL_ALERTED
+    case.next_step_at = None
+    from gateway.config import get_settings
+
+    names = ", ".join(f"{p.display_forename} {p.surname}" for p in case.pupils)
+    text = (f"Nobody has explained the absence of {names} on {case.date:%A %d %B %Y}, and the follow-up ladder "
+            f"has run out. Please consider the case: {get_settings().public_url}/cases/{case.id}")
+    content = collaborators.Content(text=text, subject=f"Attendance: unexplained absence, case {case.id}")
+    ids: list[int] = []
+    dsls = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.DSL, StaffUser.active.is_(True),
+                                                   StaffUser.email.is_not(None))).all()
+    for dsl in dsls:
+        assert dsl.email is not None
+        row = add_message(session, NewMessage(
+            idempotency_key=f"dsl:{case.id}:{dsl.id}", kind="dsl_alert", channel="email", to_address=dsl.email,
+            locale="en-GB", variant="standard", context={}, case_id=case.id, staff_id=dsl.id,
+            pupil_ids=[p.id for p in case.pupils], why="ladder ran out", prerendered=content))
+        if row.enqueued_at is None and row.state is OutboxState.QUEUED:
+            ids.append(row.id)
+    log.info("DSL alerted", extra={"case_id": case.id, "emails": len(ids)})
+    return ids
+
+
+def send_one_off(session: Session, *, adult_id: int, kind: str, pupil_ids: list[int], on: date,
+                 staff_id: int, channel: str | None = None, extra: dict[str, Any] | None = None) -> int | None:
+    """A staff-initiated message of ``kind`` to one adult, rendered in the adult's language, sent now.
+
+    Uses ``channel`` or the adult's first usable preferred channel. Commits and enqueues; returns the outbox id
+    (None when the adult has no usable contact point)."""
+    from gateway.pipeline.delivery import usable_point
+
+    adult = session.get(Adult, adult_id)
+    if adult is None:
+        return None
+    order = [channel] if channel else adult.channels
+    for name in order:
+        point = usable_point(session, adult_id, name)
+        if point is None:
+            continue
+        pupils = pupils_by_id(session, pupil_ids)
+        now = clock.now()
+        row = add_message(session, NewMessage(
+            idempotency_key=f"oneoff:{staff_id}:{adult_id}:{kind}:{now.isoformat()}", kind=kind, channel=name,
+            to_address=point.value, locale=adult.language or "en-GB", variant=adult.literacy.value
+            if adult.literacy.value in ("standard", "plain") else "standard",
+            context=message_context(session, adult=adult, pupils=pupils, on=on, **(extra or {})),
+            adult_id=adult_id, contact_point_id=point.id, staff_id=staff_id, pupil_ids=pupil_ids,
+            why="sent by staff", fallback_channels=[c for c in adult.channels if c != name]))
+        mark_enqueued(session, [row.id])
+        session.commit()
+        enqueue_sends([row.id])
+        return row.id
+    return None

@@ -1,0 +1,44 @@
+"""The Dramatiq actors. Import this module only through ``gateway.pipeline.broker.setup_broker()``.
+
+Actors carry ids only and are idempotent: each loads its row, checks its state and does nothing when the work
+is done (Dramatiq delivers at least once). Each commits before it enqueues anything further.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from gateway.pipeline.delivery import reconcile_stuck_message, send_outbox_message
+from gateway.pipeline.outbox import enqueue_sends
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name="outbox", max_retries=5)
+def send_message(outbox_id: int) -> None:
+    """Send outbox row ``outbox_id`` (claim → provider → record); enqueue any fallback it planned."""
+    outcome = send_outbox_message(outbox_id)
+    if outcome.enqueue:
+        enqueue_sends(outcome.enqueue)
+
+
+@dramatiq.actor(queue_name="outbox", max_retries=3)
+def reconcile_message(outbox_id: int) -> None:
+    """Resolve a row a dead worker left in ``sending`` (see gateway.pipeline.delivery)."""
+    outcome = reconcile_stuck_message(outbox_id)
+    if outcome.enqueue:
+        enqueue_sends(outcome.enqueue)
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=5)
+def process_inbound(inbound_id: int) -> None:
+    """Match a recorded inbound text or keypad answer to its adult and case, and act on it."""
+    from gateway.pipeline.replies import process_inbound_message
+
+    enqueue_sends(process_inbound_message(inbound_id))
+
+
+ALL_ACTORS = (send_message, reconcile_message, process_inbound)
+QUEUES = ("outbox", "inbound")

@@ -1,0 +1,290 @@
+"""Sending one outbox message, exactly once in practice, and what follows a failure.
+
+The send protocol (``send_outbox_message``):
+1. *Claim*: one conditional ``UPDATE … SET state='sending' WHERE id=? AND state='queued'`` (after
+   ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL) and **commit**. Only one worker can win, on any
+   backend; a duplicate broker message, or a second scheduler's enqueue, finds nothing to do.
+2. Call the provider.
+3. Record ``accepted`` + ``provider_id`` (or the failure) and commit.
+
+A worker killed between 1 and 3 leaves the row in ``sending``. The scheduler hands such rows, once older
+than ``STUCK_AFTER_SECONDS`` of real time, to :func:`reconcile_stuck_message`, which asks the channel
+whether the provider already has the message (``channel.find_sent(message)``: the Twilio adapter and the
+sandbox look it up by recipient and body) and records it as accepted if so, or re-queues it if not.
+Residual risk, stated honestly: a channel that cannot look messages up (SMTP) is re-queued, so an e-mail
+accepted in the few milliseconds between the provider's answer and our commit could go twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from channels.errors import OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
+from gateway import clock
+from gateway.db import session_scope
+from gateway.logging_setup import redact
+from gateway.models import ContactKind, ContactPoint, OutboxMessage, OutboxState
+from gateway.pipeline import collaborators
+from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, mark_enqueued, real_now
+
+log = logging.getLogger(__name__)
+
+# How long (real seconds) a claimed row may stay in 'sending' before it is presumed orphaned by a dead worker.
+# A send normally takes well under a second; GATEWAY_STUCK_SECONDS shortens it for crash drills and tests.
+STUCK_AFTER_SECONDS = float(os.environ.get("GATEWAY_STUCK_SECONDS", "120"))
+GIVE_UP_LOCAL = time(20, 0)  # transient failures stop retrying at 20:00 school time
+MAX_ATTEMPTS = 8
+BASE_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 30 * 60.0
+
+
+@dataclass
+class SendOutcome:
+    """What happened, and which new outbox ids (fallbacks) the caller must enqueue after commit."""
+
+    state: str
+    enqueue: list[int] = field(default_factory=list)
+
+
+def claim(session: Session, outbox_id: int, now: datetime) -> bool:
+    """Move a queued, due row to ``sending`` (attempts + 1); True only for the one caller that won."""
+    if session.get_bind().dialect.name == "postgresql":
+        locked = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.QUEUED)
+            .with_for_update(skip_locked=True))
+        if locked is None:
+            return False
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.QUEUED,
+               (OutboxMessage.send_after.is_(None)) | (OutboxMessage.send_after <= now))
+        .values(state=OutboxState.SENDING, attempts=OutboxMessage.attempts + 1, claimed_at=real_now(),
+                updated_at=now)
+        .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def outgoing_for(row: OutboxMessage) -> Any:
+    """The channels.OutgoingMessage for an outbox row."""
+    return collaborators.outgoing_message(
+        message_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel, to=row.to_address,
+        text=row.text, subject=row.subject, html=row.html, locale=row.locale, voice_language=row.voice_language,
+        voice_name=row.voice_name, same_day=row.same_day)
+
+
+def _channel(name: str) -> Any:
+    return getattr(collaborators.channels(), name)
+
+
+def send_outbox_message(outbox_id: int) -> SendOutcome:
+    """Claim, send and record one message; do nothing when another worker has it or it is done."""
+    with session_scope() as session:
+        if not claim(session, outbox_id, clock.now()):
+            return SendOutcome("skipped")
+        row = session.get(OutboxMessage, outbox_id)
+        assert row is not None
+        message = outgoing_for(row)
+        channel_name = row.channel
+    # The claim is committed before the provider is called: a crash from here on leaves 'sending', which
+    # reconcile_stuck_message resolves without a blind resend.
+    try:
+        receipt = _channel(channel_name).send(message)
+    except PermanentDeliveryError as exc:
+        with session_scope() as session:
+            return record_permanent_failure(session, outbox_id, exc.reason, exc.code)
+    except TransientDeliveryError as exc:
+        with session_scope() as session:
+            return record_transient_failure(session, outbox_id, exc.code, exc.retry_after)
+    except Exception:  # an adapter bug or network error we did not foresee: retry, never lose the message
+        log.exception("send failed unexpectedly", extra={"outbox_id": outbox_id})
+        with session_scope() as session:
+            return record_transient_failure(session, outbox_id, "unexpected", None)
+    with session_scope() as session:
+        record_accepted(session, outbox_id, receipt.provider_id)
+    log.info("message accepted", extra={"outbox_id": outbox_id, "channel": channel_name,
+                                        "to": redact(message.to), "provider_id": receipt.provider_id})
+    return SendOutcome("accepted")
+
+
+def record_accepted(session: Session, outbox_id: int, provider_id: str) -> None:
+    """sending → accepted with the provider's id (a status callback may already have moved it on)."""
+    now = clock.now()
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING)
+        .values(state=OutboxState.ACCEPTED, provider_id=provider_id, sent_at=now, updated_at=now,
+                error_code=None, error_reason=None)
+        .execution_options(synchronize_session=False))
+
+
+def backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter (so many workers do not retry in step), at least ``retry_after``."""
+    delay = min(BASE_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    delay *= random.uniform(0.8, 1.2)
+    return float(max(delay, retry_after or 0.0))
+
+
+def record_transient_failure(session: Session, outbox_id: int, code: str | None,
+                             retry_after: float | None) -> SendOutcome:
+    """Back to queued with a later send_after, or failed (and fall back) once the day is over."""
+    from gateway.config import get_settings
+
+    row = session.get(OutboxMessage, outbox_id)
+    if row is None or row.state is not OutboxState.SENDING:
+        return SendOutcome("skipped")
+    now = clock.now()
+    retry_at = now + timedelta(seconds=backoff_seconds(row.attempts, retry_after))
+    local = retry_at.astimezone(get_settings().tz)
+    same_day = local.date() == now.astimezone(get_settings().tz).date() and local.time() < GIVE_UP_LOCAL
+    if row.attempts >= MAX_ATTEMPTS or not same_day:
+        return fail_message(session, row, "gave_up", code, final_state=OutboxState.FAILED)
+    row.state = OutboxState.QUEUED
+    row.send_after = retry_at
+    row.enqueued_at = None  # the scheduler hands it to a worker again when retry_at comes
+    row.error_code = code
+    row.error_reason = "transient"
+    row.updated_at = now
+    log.info("transient failure, will retry", extra={"outbox_id": outbox_id, "code": code,
+                                                     "attempts": row.attempts})
+    return SendOutcome("retry")
+
+
+def record_permanent_failure(session: Session, outbox_id: int, reason: str, code: str | None,
+                             *, final_state: OutboxState = OutboxState.FAILED) -> SendOutcome:
+    """Mark the message failed and the contact point unusable, then plan the adult's next channel at once."""
+    row = session.get(OutboxMessage, outbox_id)
+    if row is None or row.state in (OutboxState.FAILED, OutboxState.UNDELIVERED, OutboxState.CANCELLED):
+        return SendOutcome("skipped")
+    if row.state is OutboxState.DELIVERED:
+        return SendOutcome("skipped")  # delivered is final: a late failure report never undoes it
+    now = clock.now()
+    point = session.get(ContactPoint, row.contact_point_id) if row.contact_point_id else None
+    if point is not None:
+        if reason == OPTED_OUT:
+            point.opted_out_at = point.opted_out_at or now
+        else:
+            point.last_permanent_failure_at = now
+        point.last_failure_reason = reason[:64]
+    log.info("permanent failure", extra={"outbox_id": outbox_id, "reason": reason, "code": code,
+                                         "to": redact(row.to_address)})
+    return fail_message(session, row, reason, code, final_state=final_state)
+
+
+def fail_message(session: Session, row: OutboxMessage, reason: str, code: str | None, *,
+          final_state: OutboxState) -> SendOutcome:
+    now = clock.now()
+    row.state = final_state
+    row.error_reason = reason[:200]
+    row.error_code = code
+    row.failed_at = now
+    row.updated_at = now
+    new_id = plan_fallback(session, row)
+    enqueue = mark_enqueued(session, [new_id]) if new_id else []
+    return SendOutcome(final_state.value, enqueue)
+
+
+def usable_point(session: Session, adult_id: int, channel: str) -> ContactPoint | None:
+    """The adult's first contact point that ``channel`` can use today (not failed; SMS also not opted out)."""
+    points = session.scalars(select(ContactPoint).where(ContactPoint.adult_id == adult_id)
+                             .order_by(ContactPoint.position, ContactPoint.id)).all()
+    for point in points:
+        if point.last_permanent_failure_at is not None and _same_day(point.last_permanent_failure_at):
+            continue
+        if channel == "sms" and point.kind is ContactKind.MOBILE and point.sms_capable and not point.opted_out_at:
+            return point
+        if channel == "voice" and point.kind in (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK):
+            return point  # STOP only stops texts: an opted-out parent can still be called about an absence
+        if channel == "email" and point.kind is ContactKind.EMAIL:
+            return point
+    return None
+
+
+def _same_day(moment: datetime) -> bool:
+    from gateway.config import get_settings
+
+    tz = get_settings().tz
+    return moment.astimezone(tz).date() == clock.now().astimezone(tz).date()
+
+
+def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
+    """Add the same message on the adult's next usable channel (in the failed row's fallback order)."""
+    if failed.adult_id is None or (failed.case_id is None and failed.kind == "dsl_alert"):
+        return None
+    if failed.case_id is not None:
+        from gateway.models import AbsenceCase
+        from gateway.models.messaging import ACTIVE_CASE_STATES
+
+        case = session.get(AbsenceCase, failed.case_id)
+        if case is None or case.state not in ACTIVE_CASE_STATES:
+            return None  # the case closed meanwhile: nothing more to say
+    tried = {failed.channel}
+    for channel in failed.fallback_channels:
+        if channel in tried:
+            continue
+        point = usable_point(session, failed.adult_id, channel)
+        if point is None:
+            continue
+        base = failed.idempotency_key.split("|", 1)[0]
+        row = add_message(session, NewMessage(
+            idempotency_key=f"{base}|{channel}", kind=failed.kind, channel=channel, to_address=point.value,
+            locale=failed.locale, variant=failed.variant, context=from_json_context(failed.context),
+            adult_id=failed.adult_id, contact_point_id=point.id, case_id=failed.case_id,
+            batch_id=failed.batch_id, staff_id=failed.staff_id, step=failed.step, pupil_ids=failed.pupil_ids,
+            why=f"fallback after {failed.channel} failed ({failed.error_reason})",
+            fallback_channels=[c for c in failed.fallback_channels if c != channel],
+            same_day=failed.same_day))
+        if row.state is OutboxState.QUEUED and row.enqueued_at is None:
+            return row.id
+        return None
+    log.info("no further channel for adult", extra={"outbox_id": failed.id, "adult_id": failed.adult_id})
+    return None
+
+
+def reconcile_stuck_message(outbox_id: int) -> SendOutcome:
+    """Resolve a row left in ``sending`` by a dead worker: accepted if the provider has it, else re-queued."""
+    cutoff = real_now() - timedelta(seconds=STUCK_AFTER_SECONDS)
+    with session_scope() as session:
+        # Re-claim so two reconcilers never both look it up and both re-queue it.
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING,
+                   OutboxMessage.claimed_at < cutoff)
+            .values(claimed_at=real_now()).execution_options(synchronize_session=False))
+        if int(getattr(result, "rowcount", 0) or 0) != 1:
+            return SendOutcome("skipped")
+        row = session.get(OutboxMessage, outbox_id)
+        assert row is not None
+        message = outgoing_for(row)
+    finder = getattr(_channel(message.channel), "find_sent", None)
+    found = None
+    if finder is not None:
+        try:
+            found = finder(message)
+        except Exception:  # the lookup itself failed: try again at the next scheduler pass
+            log.warning("lookup of a stuck message failed", extra={"outbox_id": outbox_id}, exc_info=True)
+            return SendOutcome("retry")
+    with session_scope() as session:
+        if found is not None:
+            record_accepted(session, outbox_id, found.provider_id)
+            log.info("stuck message was sent before the crash", extra={"outbox_id": outbox_id})
+            return SendOutcome("accepted")
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING)
+            .values(state=OutboxState.QUEUED, enqueued_at=real_now(), error_reason="requeued_after_crash")
+            .execution_options(synchronize_session=False))
+    log.info("stuck message re-queued", extra={"outbox_id": outbox_id, "lookup": finder is not None})
+    return SendOutcome("requeued", [outbox_id])
+
+
+def stuck_messages(session: Session, limit: int = 500) -> list[int]:
+    """Ids of rows in ``sending`` for longer than STUCK_AFTER_SECONDS of real time."""
+    cutoff = real_now() - timedelta(seconds=STUCK_AFTER_SECONDS)
+    return list(session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < cutoff).limit(limit)))

@@ -1,0 +1,133 @@
+"""The context a message is rendered from: one plain mapping, built and checked here.
+
+Every kind needs::
+
+    school     {"name": str, "phone": str, "staff_name": str}   staff_name: the named person to contact
+    recipient  {"title": str, "forename": str, "surname": str}  the adult the message goes to
+    pupils     [{"forename": str, "surname": str}, ...]         one or more: siblings share one message
+    date       datetime.date                                     the day of the absence / of the message
+
+and per kind (``KIND_FIELDS``):
+
+    absence_continuing   days_absent: int        school days absent so far, including today
+    fresh_start          days_missed: int        days missed last half-term (one figure for the message)
+                         half_term_name: str     the new half-term, e.g. "Spring 1" (shown as written)
+                         start_date: date        its first day
+    positive_attendance  improved_sessions: int  sessions (half-days) more attended than last half-term;
+                                                 the message speaks of whole days (sessions // 2, at least 1)
+    others               nothing more
+
+Dates may also be ISO strings (``"2026-11-23"``) so a JSON file works as a context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+KINDS = (
+    "absence_first_day", "absence_followup", "absence_emergency_contact", "absence_continuing",
+    "reply_thanks", "fresh_start", "positive_attendance", "fortnightly_checkin",
+)
+
+KIND_FIELDS: Mapping[str, Mapping[str, type]] = {
+    "absence_first_day": {},
+    "absence_followup": {},
+    "absence_emergency_contact": {},
+    "absence_continuing": {"days_absent": int},
+    "reply_thanks": {},
+    "fresh_start": {"days_missed": int, "half_term_name": str, "start_date": date},
+    "positive_attendance": {"improved_sessions": int},
+    "fortnightly_checkin": {},
+}
+
+
+class ContextError(ValueError):
+    """A context is missing a value its kind needs, or a value has the wrong type."""
+
+    def __init__(self, kind: str, field: str, message: str) -> None:
+        self.kind, self.field, self.problem = kind, field, message
+        super().__init__(f"{kind}: {field}: {message}")
+
+
+def _as_date(kind: str, field: str, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ContextError(kind, field, f"expected a date (YYYY-MM-DD), got {value!r}")
+
+
+def build_context(
+    kind: str,
+    *,
+    school: Mapping[str, str],
+    recipient: Mapping[str, str],
+    pupils: Sequence[Mapping[str, str]],
+    date: date | str,
+    **kind_specific: Any,
+) -> dict[str, Any]:
+    """Check and assemble the context for ``kind``; raise :class:`ContextError` naming what is wrong.
+
+    >>> build_context("absence_continuing", school=SCHOOL, recipient=ADULT, pupils=[CHILD],
+    ...               date=date(2026, 11, 23), days_absent=3)
+    """
+    if kind not in KIND_FIELDS:
+        raise ContextError(kind, "kind", f"unknown kind; expected one of {', '.join(KINDS)}")
+    for name, part, keys in (("school", school, ("name", "phone", "staff_name")),
+                             ("recipient", recipient, ("forename", "surname"))):
+        for key in keys:
+            if not str(part.get(key) or "").strip():
+                raise ContextError(kind, f"{name}.{key}", "missing")
+    if not pupils:
+        raise ContextError(kind, "pupils", "at least one pupil is needed")
+    for index, pupil in enumerate(pupils):
+        for key in ("forename", "surname"):
+            if not str(pupil.get(key) or "").strip():
+                raise ContextError(kind, f"pupils[{index}].{key}", "missing")
+    expected = KIND_FIELDS[kind]
+    unexpected = sorted(set(kind_specific) - set(expected))
+    if unexpected:
+        raise ContextError(kind, unexpected[0], f"not used by {kind} (it takes: {', '.join(expected) or 'nothing'})")
+    context: dict[str, Any] = {
+        "school": dict(school),
+        "recipient": {"title": "", **recipient},
+        "pupils": [dict(p) for p in pupils],
+        "date": _as_date(kind, "date", date),
+    }
+    for field, field_type in expected.items():
+        if field not in kind_specific or kind_specific[field] is None:
+            raise ContextError(kind, field, f"missing (needed by {kind})")
+        value = kind_specific[field]
+        if field_type is date:
+            value = _as_date(kind, field, value)
+        elif field_type is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ContextError(kind, field, f"expected a whole number of 0 or more, got {value!r}")
+        elif field_type is str and not (isinstance(value, str) and value.strip()):
+            raise ContextError(kind, field, f"expected text, got {value!r}")
+        context[field] = value
+    return context
+
+
+SAMPLE_SCHOOL = {"name": "St Mary's Church of England Primary School", "phone": "01632 960123",
+                 "staff_name": "Mrs Oluwaseun Adeyemi-Clarke"}
+SAMPLE_RECIPIENT = {"title": "Ms", "forename": "Grace", "surname": "Fitzgerald-Okonkwo"}
+SAMPLE_PUPILS = [{"forename": "Amelia-Rose", "surname": "Fitzgerald-Okonkwo"},
+                 {"forename": "Yusuf", "surname": "Fitzgerald-Okonkwo"}]
+SAMPLE_DATE = date(2026, 11, 23)
+SAMPLE_KIND_VALUES: Mapping[str, Mapping[str, Any]] = {
+    "absence_continuing": {"days_absent": 3},
+    "fresh_start": {"days_missed": 7, "half_term_name": "Spring 1", "start_date": date(2027, 1, 5)},
+    "positive_attendance": {"improved_sessions": 8},
+}
+
+
+def sample_context(kind: str, *, siblings: bool = True) -> dict[str, Any]:
+    """A realistic context for ``kind`` (long double-barrelled names; siblings unless told otherwise)."""
+    pupils = SAMPLE_PUPILS if siblings else SAMPLE_PUPILS[:1]
+    return build_context(kind, school=SAMPLE_SCHOOL, recipient=SAMPLE_RECIPIENT, pupils=pupils,
+                         date=SAMPLE_DATE, **SAMPLE_KIND_VALUES.get(kind, {}))

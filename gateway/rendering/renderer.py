@@ -1,0 +1,192 @@
+"""``render_message``: one message, one kind, one locale, one channel, one variant.
+
+Templates live in ``templates/<kind>/`` (standard wording) and ``templates/<kind>/plain/`` (the plain
+variant for parents with literacy needs: short sentences, common words). Each folder has ``sms.txt``,
+``voice.txt``, ``email_subject.txt``, ``email_body.txt`` and ``email_body.html``; the HTML extends
+``layout/email_base.html``, and the keypad prompt of absence calls is ``layout/keypad.txt``.
+
+Templates see only prepared values (see ``_template_values``): names already joined in the locale's
+way ("Amira and Yusuf", "Amira i Yusuf"), dates already formatted by Babel, counts for plurals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any, Literal
+
+from babel.dates import format_date, format_skeleton
+from babel.lists import format_list
+from jinja2 import TemplateNotFound, UndefinedError
+
+from gateway.errors import GatewayError
+
+from .catalogs import load_catalog
+from .context import KINDS, KIND_FIELDS, ContextError
+from .environment import MessageTranslator, get_template
+from .locales import babel_locale, resolve_locale, text_direction
+from .sms import Encoding, normalise_sms_text, sms_segments
+from .voice import VoiceSpec, voice_for_locale, with_prompt
+
+Channel = Literal["sms", "email", "voice"]
+Variant = Literal["standard", "plain"]
+CHANNELS: tuple[Channel, ...] = ("sms", "email", "voice")
+VARIANTS: tuple[Variant, ...] = ("standard", "plain")
+
+# Kinds whose voice call ends with the keypad question (1 ill, 2 appointment, 3 call me).
+KEYPAD_KINDS = frozenset({"absence_first_day", "absence_followup", "absence_continuing"})
+
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
+
+
+class TemplateRenderError(GatewayError):
+    """A message could not be rendered; says which kind, locale, channel and what (e.g. the missing field)."""
+
+    def __init__(self, kind: str, locale: str, channel: str, detail: str) -> None:
+        self.kind, self.locale, self.channel, self.detail = kind, locale, channel, detail
+        super().__init__(f"{kind} [{locale}, {channel}]: {detail}")
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """The words of one message, ready for a channel. See ARCHITECTURE.md ("Rendering")."""
+
+    kind: str
+    locale: str
+    channel: str
+    variant: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    voice: VoiceSpec | None = None
+    segments: int | None = None
+    encoding: Encoding | None = None
+    missing_translations: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=1024)
+def _format_day(day: date, locale: str, short: bool) -> str:
+    where = babel_locale(locale)
+    # SMS: abbreviated weekday and month in the locale's order ("Mon 23 Nov", "pon., 23 lis").
+    return format_skeleton("MMMEd", day, locale=where) if short else format_date(day, "full", locale=where)
+
+
+@lru_cache(maxsize=8192)
+def _join_names(names: tuple[str, ...], locale: str) -> str:
+    return format_list(list(names), locale=babel_locale(locale))
+
+
+@lru_cache(maxsize=1024)
+def _spoken_phone(phone: str) -> str:
+    # "01632 960123" -> "0 1 6 3 2, 9 6 0 1 2 3": text-to-speech reads digits one by one, pausing at groups.
+    groups = [" ".join(ch for ch in group if ch.isdigit() or ch == "+") for group in phone.split()]
+    return ", ".join(g for g in groups if g)
+
+
+def _field(context: Mapping[str, Any], kind: str, path: str) -> Any:
+    value: Any = context
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value or value[part] is None:
+            raise ContextError(kind, path, "missing")
+        value = value[part]
+    return value
+
+
+def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[str, Any]) -> dict[str, Any]:
+    pupils = _field(context, kind, "pupils")
+    if not pupils:
+        raise ContextError(kind, "pupils", "at least one pupil is needed")
+    full_names = channel == "email"  # a letter names each child in full; texts and calls use first names
+    names = tuple(
+        f"{_field(p, kind, 'forename')} {_field(p, kind, 'surname')}" if full_names else str(_field(p, kind, "forename"))
+        for p in pupils
+    )
+    recipient = _field(context, kind, "recipient")
+    day = _field(context, kind, "date")
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    phone = str(_field(context, kind, "school.phone"))
+    values: dict[str, Any] = {
+        "school": _field(context, kind, "school.name"),
+        "staff": _field(context, kind, "school.staff_name"),
+        "phone": _spoken_phone(phone) if channel == "voice" else phone,
+        "children": _join_names(names, locale),
+        "recipient": f"{_field(recipient, kind, 'forename')} {_field(recipient, kind, 'surname')}",
+        "day": _format_day(day, locale, channel == "sms"),
+        "lang": locale,
+        "direction": text_direction(locale),
+    }
+    fields = KIND_FIELDS.get(kind, {})
+    if "days_absent" in fields:
+        values["count"] = int(_field(context, kind, "days_absent"))
+    elif "days_missed" in fields:
+        values["count"] = int(_field(context, kind, "days_missed"))
+        start = _field(context, kind, "start_date")
+        values["start"] = _format_day(date.fromisoformat(start) if isinstance(start, str) else start,
+                                      locale, channel == "sms")
+        values["half_term"] = _field(context, kind, "half_term_name")
+    elif "improved_sessions" in fields:
+        values["count"] = max(1, int(_field(context, kind, "improved_sessions")) // 2)
+    return values
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _paragraphs(text: str) -> str:
+    lines = "\n".join(line.strip() for line in text.strip().splitlines())
+    return _BLANK_LINES.sub("\n\n", lines)
+
+
+def render_message(
+    kind: str,
+    *,
+    locale: str,
+    channel: Channel,
+    variant: Variant = "standard",
+    context: Mapping[str, Any],
+) -> RenderedMessage:
+    """Render one message. Raises :class:`TemplateRenderError` naming kind, locale, channel and the problem.
+
+    ``locale`` is resolved with :func:`resolve_locale` (``pl-PL`` -> ``pl``; unknown -> ``en-GB``); the
+    result's ``locale`` is the one actually written in. Strings missing from the catalog fall back to the
+    en-GB source and are listed in ``missing_translations``.
+    """
+    resolved, _why = resolve_locale(locale)
+    if kind not in KINDS:
+        raise TemplateRenderError(kind, resolved, channel, f"unknown kind; expected one of {', '.join(KINDS)}")
+    if channel not in CHANNELS or variant not in VARIANTS:
+        raise TemplateRenderError(kind, resolved, channel, f"unknown channel {channel!r} or variant {variant!r}")
+    folder = kind if variant == "standard" else f"{kind}/plain"
+    translator = MessageTranslator(load_catalog(resolved))
+    try:
+        values = _template_values(kind, resolved, channel, context)
+        values["gettext"], values["ngettext"] = translator.gettext, translator.ngettext
+        if channel == "sms":
+            text = normalise_sms_text(_one_line(get_template(f"{folder}/sms.txt").render(values)))
+            info = sms_segments(text)
+            return RenderedMessage(kind, resolved, channel, variant, text, segments=info.segments,
+                                   encoding=info.encoding, missing_translations=tuple(dict.fromkeys(translator.missing)))
+        if channel == "voice":
+            text = _one_line(get_template(f"{folder}/voice.txt").render(values))
+            spec = voice_for_locale(resolved)
+            if spec is not None and kind in KEYPAD_KINDS:
+                spec = with_prompt(spec, _one_line(get_template("layout/keypad.txt").render(values)))
+            return RenderedMessage(kind, resolved, channel, variant, text, voice=spec,
+                                   missing_translations=tuple(dict.fromkeys(translator.missing)))
+        subject = _one_line(get_template(f"{folder}/email_subject.txt").render(values))
+        values["subject"] = subject
+        body = _paragraphs(get_template(f"{folder}/email_body.txt").render(values))
+        html = get_template(f"{folder}/email_body.html").render(values)
+        return RenderedMessage(kind, resolved, channel, variant, body, subject=subject, html=html,
+                               missing_translations=tuple(dict.fromkeys(translator.missing)))
+    except ContextError as exc:
+        raise TemplateRenderError(kind, resolved, channel, f"context field {exc.field!r}: {exc.problem}") from exc
+    except UndefinedError as exc:
+        raise TemplateRenderError(kind, resolved, channel, f"template value {exc.message}") from exc
+    except TemplateNotFound as exc:
+        raise TemplateRenderError(kind, resolved, channel, f"template {exc.name} not found") from exc

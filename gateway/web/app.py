@@ -1,0 +1,159 @@
+"""The web app: staff pages, the Twilio webhooks, ``/healthz`` and ``/metrics``.
+
+``create_app(settings)`` builds one app. Staff pages need a signed-in session (signed cookie, HttpOnly,
+SameSite=Lax, Secure when the public URL is https) and a CSRF token on every state-changing request. The
+webhooks are exempt from both: Twilio signs them. In sandbox mode the Twilio sandbox API is mounted at
+``/sandbox/twilio`` (point ``TWILIO_API_URL`` at it) and the parent-phone and mailbox pages are shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.config import Settings, get_settings
+from gateway.db import get_engine, session_factory
+from gateway.metrics import GatewayMetrics
+from gateway.web.auth import AttemptLimiter
+from gateway.web.deps import LoginRequired
+from gateway.web.templating import STATIC_DIR, render
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "gateway_session"
+SESSION_MAX_AGE = 12 * 60 * 60  # one working day: the shared office PC signs out overnight
+SANDBOX_TWILIO_MOUNT = "/sandbox/twilio"
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+     b"form-action 'self'; base-uri 'none'"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response and counts webhook calls (pure ASGI: no body buffering,
+    so the webhook path stays fast)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message["headers"] = headers
+                if path.startswith("/webhooks/"):
+                    route = path.removeprefix("/webhooks/twilio/").split("/", 1)[0] or "unknown"
+                    self.metrics.webhook_requests.labels(route, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/webhooks/", "/healthz", "/metrics", SANDBOX_TWILIO_MOUNT))
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):  # htmx: make the whole page go to the sign-in form
+            return Response(status_code=401, headers={"HX-Redirect": exc.login_url})
+        return RedirectResponse(exc.login_url, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _wants_html(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed", 429: "Slow down"}
+        return render(request, "error.html", {"title": titles.get(exc.status_code, "Something went wrong"),
+                                              "detail": exc.detail, "status": exc.status_code},
+                      status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_form(request: Request, exc: RequestValidationError) -> Response:
+        if not _wants_html(request):
+            return JSONResponse({"detail": "invalid request"}, status_code=422)
+        fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
+        return render(request, "error.html", {"title": "Please check the form",
+                                              "detail": "These fields were missing or not valid: "
+                                                        + ", ".join(fields),
+                                              "status": 422}, status_code=422)
+
+
+def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
+    from channels.sandbox.twilio_api import create_app as create_twilio_sandbox
+    from channels.sandbox.twilio_state import TwilioSandboxState
+
+    account_sid, auth_token = settings.twilio_credentials()
+    state = TwilioSandboxState(account_sid, auth_token)
+    app.state.twilio_sandbox = state
+    app.mount(SANDBOX_TWILIO_MOUNT, create_twilio_sandbox(state), name="twilio-sandbox")
+
+
+def create_app(settings: Settings | None = None, *, mailbox: Any = None, local_url: str | None = None) -> FastAPI:
+    """The gateway's web app for ``settings`` (default: the process settings).
+
+    ``mailbox``: the SMTP sandbox's mailbox for the mailbox page; ``local_url``: where this server itself
+    listens (the parent-phone page posts replies to the real webhook there)."""
+    settings = settings or get_settings()
+    app = FastAPI(title="Parent communication gateway", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.login_limiter = AttemptLimiter()
+    app.state.mailbox = mailbox
+    app.state.local_url = local_url
+    app.state.twilio_sandbox = None
+
+    def metrics_session() -> Any:
+        return session_factory(get_engine(settings.database_url))()
+
+    from gateway import clock
+
+    app.state.metrics = GatewayMetrics(metrics_session, clock.now, settings.timezone)
+
+    from gateway.web import auth, health, webhooks
+    from gateway.web.pages import ROUTERS
+
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    app.include_router(auth.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    if settings.sandbox:
+        _mount_sandbox(app, settings)
+    _install_error_pages(app)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+    )
+    app.add_middleware(SecurityHeaders, metrics=app.state.metrics)
+    return app
+
+
+

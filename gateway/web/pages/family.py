@@ -1,0 +1,311 @@
+"""Family: the pupils, the adults around them and how to reach each, the whole message thread, and a box to
+send one message in the adult's own language.
+
+Restrictions are safeguarding decisions: only the DSL may change one (not even an administrator), and the
+message box refuses a restricted adult whatever the routing would do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+from starlette.responses import Response
+
+from gateway import clock
+from gateway.models import (
+    Adult,
+    ContactKind,
+    ContactPoint,
+    InboundMessage,
+    Literacy,
+    OutboxMessage,
+    Pupil,
+    PupilContact,
+    Restriction,
+    StaffRole,
+    StaffUser,
+)
+from gateway.staff import record_audit
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, require_role
+from gateway.web.templating import flash, render
+
+router = APIRouter(dependencies=STAFF_DEPENDENCIES)
+DslOnly = Annotated[StaffUser, Depends(require_role(StaffRole.DSL))]
+
+CHANNELS = ("sms", "email", "voice")
+# Kinds staff may send by hand from the family page (each needs only the standard context).
+STAFF_KINDS = {"absence_followup": "Absence follow-up", "fortnightly_checkin": "Fortnightly check-in",
+               "reply_thanks": "Thank you for replying"}
+
+
+@dataclass
+class ThreadItem:
+    """One line of the message thread: a message we sent or a reply we received."""
+
+    at: datetime
+    direction: str  # "out" | "in"
+    adult_name: str
+    channel: str
+    text: str
+    state: str
+    detail: str = ""
+
+
+def family_pupils(session: Session, pupil: Pupil) -> list[Pupil]:
+    """The pupil and the siblings who share an adult with parental responsibility."""
+    adult_ids = [link.adult_id for link in pupil.links if link.parental_responsibility]
+    if not adult_ids:
+        return [pupil]
+    ids = set(session.scalars(select(PupilContact.pupil_id).where(PupilContact.adult_id.in_(adult_ids),
+                                                                  PupilContact.parental_responsibility.is_(True))))
+    ids.add(pupil.id)
+    return list(session.scalars(select(Pupil).where(Pupil.id.in_(ids)).order_by(Pupil.forename)))
+
+
+def _load_pupil(session: Session, pupil_id: int) -> Pupil:
+    pupil = session.scalar(select(Pupil).where(Pupil.id == pupil_id)
+                           .options(selectinload(Pupil.links).selectinload(PupilContact.adult)))
+    if pupil is None:
+        raise HTTPException(status_code=404, detail="No such pupil.")
+    return pupil
+
+
+def family_adults(session: Session, pupils: list[Pupil]) -> list[tuple[Adult, list[PupilContact]]]:
+    """Each adult linked to any of the pupils, with their links, in priority order."""
+    links = list(session.scalars(select(PupilContact).where(PupilContact.pupil_id.in_([p.id for p in pupils]))
+                                 .options(selectinload(PupilContact.adult).selectinload(Adult.contact_points),
+                                          selectinload(PupilContact.pupil))
+                                 .order_by(PupilContact.priority, PupilContact.id)))
+    by_adult: dict[int, tuple[Adult, list[PupilContact]]] = {}
+    for link in links:
+        by_adult.setdefault(link.adult_id, (link.adult, []))[1].append(link)
+    return list(by_adult.values())
+
+
+def message_thread(session: Session, adults: list[Adult], pupil_ids: list[int]) -> list[ThreadItem]:
+    """Every message to and from these adults, newest first."""
+    names = {a.id: a.full_name for a in adults}
+    adult_ids = list(names)
+    items: list[ThreadItem] = []
+    if not adult_ids:
+        return items
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.adult_id.in_(adult_ids))
+                               .order_by(OutboxMessage.created_at.desc()).limit(200)):
+        items.append(ThreadItem(at=row.created_at, direction="out", adult_name=names.get(row.adult_id or 0, ""),
+                                channel=row.channel, text=row.text, state=row.state.value,
+                                detail=row.error_reason or row.kind.replace("_", " ")))
+    for reply in session.scalars(select(InboundMessage).where(or_(InboundMessage.adult_id.in_(adult_ids)))
+                                 .order_by(InboundMessage.received_at.desc()).limit(200)):
+        code = reply.confirmed_code or reply.suggested_code
+        items.append(ThreadItem(at=reply.received_at, direction="in", adult_name=names.get(reply.adult_id or 0, ""),
+                                channel=reply.source, text=reply.body, state="confirmed" if reply.confirmed_code
+                                else "received", detail=f"code {code}" if code else ""))
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items
+
+
+def may_contact(links: list[PupilContact]) -> bool:
+    """False when any link restricts this adult (no contact, or DSL approval not yet given)."""
+    for link in links:
+        if link.restriction is Restriction.NO_CONTACT:
+            return False
+        if link.restriction is Restriction.DSL_APPROVAL and link.dsl_approved_at is None:
+            return False
+    return True
+
+
+@router.get("/families")
+def family_search(request: Request, db: DbSession, q: str = "") -> Response:
+    """Find a family by a pupil's name or UPN."""
+    pupils: list[Pupil] = []
+    query = q.strip()
+    if query:
+        like = f"%{query.lower()}%"
+        from sqlalchemy import func
+
+        pupils = list(db.scalars(select(Pupil).where(or_(func.lower(Pupil.surname).like(like),
+                                                         func.lower(Pupil.forename).like(like),
+                                                         Pupil.upn == query.upper()))
+                                 .order_by(Pupil.surname, Pupil.forename).limit(50)))
+    return render(request, "families.html", {"q": query, "pupils": pupils})
+
+
+@router.get("/families/{pupil_id}")
+def family_page(request: Request, pupil_id: int, db: DbSession, staff: CurrentStaff) -> Response:
+    """Everything about one family."""
+    pupil = _load_pupil(db, pupil_id)
+    pupils = family_pupils(db, pupil)
+    adults = family_adults(db, pupils)
+    return render(request, "family.html", {
+        "pupil": pupil, "pupils": pupils, "adults": adults,
+        "thread": message_thread(db, [a for a, _ in adults], [p.id for p in pupils]),
+        "restrictions": list(Restriction), "literacies": list(Literacy), "channels": CHANNELS,
+        "contact_kinds": list(ContactKind), "staff_kinds": STAFF_KINDS,
+        "can_restrict": staff.role is StaffRole.DSL, "may_contact": {a.id: may_contact(links) for a, links in adults},
+    })
+
+
+def _adult_in_family(db: Session, pupil_id: int, adult_id: int) -> tuple[Pupil, Adult, list[PupilContact]]:
+    pupil = _load_pupil(db, pupil_id)
+    for adult, links in family_adults(db, family_pupils(db, pupil)):
+        if adult.id == adult_id:
+            return pupil, adult, links
+    raise HTTPException(status_code=404, detail="That adult is not linked to this family.")
+
+
+def _parse_time(text: str) -> time | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"{text!r} is not a time (use HH:MM).") from exc
+
+
+@router.post("/families/{pupil_id}/adults/{adult_id}/preferences")
+def update_preferences(
+    request: Request, pupil_id: int, adult_id: int, db: DbSession, staff: CurrentStaff,
+    language: Annotated[str, Form(max_length=35)], literacy: Annotated[Literacy, Form()],
+    channel_order: Annotated[list[str], Form()], window_start: Annotated[str, Form()] = "",
+    window_end: Annotated[str, Form()] = "",
+) -> Response:
+    """Change an adult's language, reading level, channel order and contact window."""
+    from gateway.languages import to_locale
+
+    _, adult, _ = _adult_in_family(db, pupil_id, adult_id)
+    locale, warning = to_locale(language)
+    if warning:
+        raise HTTPException(status_code=422, detail=warning)
+    order = [c for c in dict.fromkeys(channel_order) if c in CHANNELS]
+    if not order:
+        raise HTTPException(status_code=422, detail="Choose at least one channel.")
+    before = {"language": adult.language, "literacy": adult.literacy.value, "channels": adult.channel_order,
+              "window": f"{adult.window_start}-{adult.window_end}"}
+    adult.language, adult.literacy, adult.channel_order = locale, literacy, ",".join(order)
+    adult.window_start, adult.window_end = _parse_time(window_start), _parse_time(window_end)
+    after = {"language": adult.language, "literacy": adult.literacy.value, "channels": adult.channel_order,
+             "window": f"{adult.window_start}-{adult.window_end}"}
+    changed = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    record_audit(db, staff, "update_preferences", "adult", adult.id, changed)
+    flash(request, f"Saved {adult.full_name}'s preferences.", "good")
+    return RedirectResponse(f"/families/{pupil_id}#adult-{adult_id}", status_code=303)
+
+
+@router.post("/families/{pupil_id}/adults/{adult_id}/contact-points")
+def add_contact_point(request: Request, pupil_id: int, adult_id: int, db: DbSession, staff: CurrentStaff,
+                      value: Annotated[str, Form(max_length=254)]) -> Response:
+    """Add a phone number or e-mail address (checked and normalised)."""
+    from gateway.phones import InvalidEmailError, InvalidPhoneError, PhoneKind, normalise_email, normalise_phone
+
+    _, adult, _ = _adult_in_family(db, pupil_id, adult_id)
+    try:
+        if "@" in value:
+            kind, normalised, sms = ContactKind.EMAIL, normalise_email(value), False
+        else:
+            phone = normalise_phone(value)
+            kind = ContactKind.MOBILE if phone.kind is PhoneKind.MOBILE else ContactKind.LANDLINE
+            normalised, sms = phone.e164, phone.sms_capable
+    except (InvalidPhoneError, InvalidEmailError) as exc:
+        raise HTTPException(status_code=422, detail=exc.reason) from exc
+    if any(p.kind == kind and p.value == normalised for p in adult.contact_points):
+        flash(request, "That contact is already on file.")
+    else:
+        point = ContactPoint(adult_id=adult.id, kind=kind, value=normalised, sms_capable=sms,
+                             position=len(adult.contact_points))
+        db.add(point)
+        db.flush()
+        record_audit(db, staff, "add_contact_point", "contact_point", point.id, {"kind": kind.value,
+                                                                                  "adult_id": adult.id})
+        flash(request, "Contact added.", "good")
+    return RedirectResponse(f"/families/{pupil_id}#adult-{adult_id}", status_code=303)
+
+
+@router.post("/families/{pupil_id}/contact-points/{point_id}/delete")
+def remove_contact_point(request: Request, pupil_id: int, point_id: int, db: DbSession,
+                         staff: CurrentStaff) -> Response:
+    """Remove a phone number or e-mail address."""
+    point = db.get(ContactPoint, point_id)
+    if point is None:
+        raise HTTPException(status_code=404, detail="No such contact.")
+    _adult_in_family(db, pupil_id, point.adult_id)
+    record_audit(db, staff, "remove_contact_point", "contact_point", point.id,
+                 {"kind": point.kind.value, "adult_id": point.adult_id})
+    db.delete(point)
+    flash(request, "Contact removed.", "good")
+    return RedirectResponse(f"/families/{pupil_id}#adult-{point.adult_id}", status_code=303)
+
+
+@router.post("/families/{pupil_id}/links/{link_id}/restriction")
+def change_restriction(request: Request, pupil_id: int, link_id: int, db: DbSession, staff: DslOnly,
+                       restriction: Annotated[Restriction, Form()], approve: Annotated[bool, Form()] = False) -> Response:
+    """The DSL sets or lifts a restriction on one adult for one pupil (or approves contact)."""
+    link = db.get(PupilContact, link_id)
+    if link is None:
+        raise HTTPException(status_code=404, detail="No such link.")
+    _adult_in_family(db, pupil_id, link.adult_id)
+    before = link.restriction.value
+    link.restriction = restriction
+    if restriction is Restriction.DSL_APPROVAL and approve:
+        link.dsl_approved_at, link.dsl_approved_by = clock.now(), staff.id
+    elif restriction is not Restriction.DSL_APPROVAL or not approve:
+        link.dsl_approved_at, link.dsl_approved_by = None, None
+    record_audit(db, staff, "change_restriction", "pupil_contact", link.id,
+                 {"from": before, "to": restriction.value, "approved": bool(link.dsl_approved_at),
+                  "adult_id": link.adult_id, "pupil_id": link.pupil_id})
+    flash(request, "Restriction saved.", "good")
+    return RedirectResponse(f"/families/{pupil_id}#adult-{link.adult_id}", status_code=303)
+
+
+def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str | None) -> dict[str, Any]:
+    from gateway.pipeline import collaborators
+    from gateway.pipeline.context import message_context
+
+    if kind not in STAFF_KINDS:
+        raise HTTPException(status_code=422, detail="Choose a message.")
+    pupil, adult, links = _adult_in_family(db, pupil_id, adult_id)
+    pupils = [link.pupil for link in links]
+    channel = channel if channel in CHANNELS else (adult.channels[0] if adult.channels else "sms")
+    variant = adult.literacy.value if adult.literacy is Literacy.PLAIN else "standard"
+    on = clock.now().date()
+    try:
+        content = collaborators.render(kind, locale=adult.language or "en-GB", channel=channel, variant=variant,
+                                       context=message_context(db, adult=adult, pupils=pupils, on=on))
+        error = None
+    except Exception as exc:  # show the staff member why, instead of a broken page
+        content, error = None, f"{type(exc).__name__}: {exc}"
+    return {"content": content, "error": error, "adult": adult, "channel": channel, "kind": kind,
+            "locale": adult.language or "en-GB", "may_contact": may_contact(links), "pupil_ids": [p.id for p in pupils]}
+
+
+@router.post("/families/{pupil_id}/preview")
+def preview_message(request: Request, pupil_id: int, db: DbSession, adult_id: Annotated[int, Form()],
+                    kind: Annotated[str, Form()], channel: Annotated[str, Form()] = "") -> Response:
+    """The message exactly as this adult would get it (an htmx fragment)."""
+    return render(request, "_preview.html", _preview(db, pupil_id, adult_id, kind, channel or None))
+
+
+@router.post("/families/{pupil_id}/send")
+def send_message(request: Request, pupil_id: int, db: DbSession, staff: CurrentStaff,
+                 adult_id: Annotated[int, Form()], kind: Annotated[str, Form()],
+                 channel: Annotated[str, Form()] = "") -> Response:
+    """Send one message now, in the adult's language; refused for a restricted adult."""
+    from gateway.pipeline.absence import send_one_off
+
+    preview = _preview(db, pupil_id, adult_id, kind, channel or None)
+    if not preview["may_contact"]:
+        raise HTTPException(status_code=403, detail="This adult is restricted: the DSL has not allowed contact.")
+    record_audit(db, staff, "send_message", "adult", adult_id, {"kind": kind, "channel": preview["channel"]})
+    outbox_id = send_one_off(db, adult_id=adult_id, kind=kind, pupil_ids=preview["pupil_ids"],
+                             on=clock.now().date(), staff_id=staff.id, channel=preview["channel"])
+    if outbox_id is None:
+        flash(request, "No usable contact for that channel: nothing was sent.", "warn")
+    else:
+        flash(request, "Message queued.", "good")
+    return RedirectResponse(f"/families/{pupil_id}#thread", status_code=303)

@@ -1,0 +1,148 @@
+"""Milestones: the next half-term's fresh-start nudges before they go: how many families, in which languages
+and on which channels, what the texts will cost, a preview of each language, and approve or hold.
+
+Nothing is sent until someone approves the batch. The price per SMS segment comes from
+``GATEWAY_SMS_SEGMENT_PRICE`` (pounds; default 0.04) until it has a place in the settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from gateway import clock
+from gateway.models import AuditEntry, HalfTerm, MilestoneBatch, OutboxMessage, OutboxState, StaffRole, StaffUser
+from gateway.staff import record_audit
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, require_role
+from gateway.web.templating import flash, render
+
+router = APIRouter(dependencies=STAFF_DEPENDENCIES)
+approvers = require_role(StaffRole.ATTENDANCE_LEAD, StaffRole.DSL, StaffRole.ADMIN)
+DEFAULT_SEGMENT_PRICE = 0.04
+
+
+def segment_price() -> float:
+    """Pounds per SMS segment (``GATEWAY_SMS_SEGMENT_PRICE``)."""
+    try:
+        return max(0.0, float(os.environ.get("GATEWAY_SMS_SEGMENT_PRICE", DEFAULT_SEGMENT_PRICE)))
+    except ValueError:
+        return DEFAULT_SEGMENT_PRICE
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments ``text`` costs (the rendering package's GSM-7 / UCS-2 rules)."""
+    from gateway.rendering import sms_segments as segment_info
+
+    return int(segment_info(text).segments)
+
+
+@dataclass
+class BatchSummary:
+    messages: int
+    families: int
+    by_language_channel: list[tuple[str, str, int]]
+    sms_segments: int
+    cost: float
+    previews: list[tuple[str, str, str]]  # (locale, channel, text)
+    planned: int
+
+
+def summarise(rows: list[OutboxMessage]) -> BatchSummary:
+    """Counts, segments, cost and one preview per language and channel."""
+    live = [r for r in rows if r.state not in (OutboxState.CANCELLED, OutboxState.SUPPRESSED)]
+    pairs = Counter((r.locale, r.channel) for r in live)
+    segments = sum(sms_segments(r.text) for r in live if r.channel == "sms")
+    previews: dict[tuple[str, str], str] = {}
+    for row in live:
+        previews.setdefault((row.locale, row.channel), row.text)
+    families = len({tuple(sorted(r.pupil_ids or [])) for r in live})
+    return BatchSummary(messages=len(live), families=families,
+                        by_language_channel=[(loc, ch, n) for (loc, ch), n in sorted(pairs.items())],
+                        sms_segments=segments, cost=round(segments * segment_price(), 2),
+                        previews=[(loc, ch, text) for (loc, ch), text in sorted(previews.items())],
+                        planned=sum(1 for r in live if r.state is OutboxState.PLANNED))
+
+
+def next_half_term(session: Session, today: date) -> HalfTerm | None:
+    return session.scalars(select(HalfTerm).where(HalfTerm.start >= today).order_by(HalfTerm.start).limit(1)).first()
+
+
+def _batch_for(session: Session, half_term: HalfTerm) -> MilestoneBatch | None:
+    return session.scalar(select(MilestoneBatch).where(MilestoneBatch.kind == "fresh_start",
+                                                       MilestoneBatch.half_term_id == half_term.id))
+
+
+def _held(session: Session, batch: MilestoneBatch) -> AuditEntry | None:
+    """The latest hold on this batch when it came after any approval, else None."""
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "milestone_batch",
+                                                     AuditEntry.entity_id == batch.id,
+                                                     AuditEntry.action.in_(("hold_batch", "approve_batch")))
+                            .order_by(AuditEntry.id.desc()).limit(1)).first()
+    return entry if entry is not None and entry.action == "hold_batch" else None
+
+
+@router.get("/milestones")
+def milestones_page(request: Request, db: DbSession, staff: CurrentStaff) -> Response:
+    """The next half-term's nudges."""
+    today = clock.now().astimezone(app_settings(request).tz).date()
+    half_term = next_half_term(db, today)
+    batch = _batch_for(db, half_term) if half_term else None
+    summary = None
+    held = None
+    if batch is not None:
+        summary = summarise(list(db.scalars(select(OutboxMessage).where(OutboxMessage.batch_id == batch.id))))
+        held = _held(db, batch)
+    return render(request, "milestones.html", {
+        "half_term": half_term, "batch": batch, "summary": summary, "held": held, "price": segment_price(),
+        "can_approve": staff.role in (StaffRole.ATTENDANCE_LEAD, StaffRole.DSL, StaffRole.ADMIN)})
+
+
+@router.post("/milestones/{half_term_id}/prepare")
+def prepare_batch(request: Request, half_term_id: int, db: DbSession,
+                  staff: StaffUser = Depends(approvers)) -> Response:  # noqa: B008 - FastAPI's idiom
+    """Plan the nudges now (they stay unsent until approved)."""
+    from gateway.pipeline.milestones import plan_fresh_start_batch
+
+    half_term = db.get(HalfTerm, half_term_id)
+    if half_term is None:
+        raise HTTPException(status_code=404, detail="No such half-term.")
+    batch = plan_fresh_start_batch(db, half_term, clock.now())
+    record_audit(db, staff, "prepare_batch", "milestone_batch", batch.id, {"half_term": half_term.name})
+    flash(request, "The nudges are planned. Check them, then approve or hold.", "good")
+    return RedirectResponse("/milestones", status_code=303)
+
+
+@router.post("/milestones/batches/{batch_id}/approve")
+def approve(request: Request, batch_id: int, db: DbSession,
+            staff: StaffUser = Depends(approvers)) -> Response:  # noqa: B008
+    """Approve the batch: each message goes at its planned time inside the family's window."""
+    from gateway.pipeline.milestones import approve_batch
+
+    if db.get(MilestoneBatch, batch_id) is None:
+        raise HTTPException(status_code=404, detail="No such batch.")
+    count = approve_batch(db, batch_id, staff.id)
+    record_audit(db, staff, "approve_batch", "milestone_batch", batch_id, {"released": count})
+    flash(request, f"Approved: {count} messages will go at their planned times.", "good")
+    return RedirectResponse("/milestones", status_code=303)
+
+
+@router.post("/milestones/batches/{batch_id}/hold")
+def hold(request: Request, batch_id: int, db: DbSession,
+         staff: StaffUser = Depends(approvers)) -> Response:  # noqa: B008
+    """Hold the batch: nothing is sent until someone approves it."""
+    batch = db.get(MilestoneBatch, batch_id)
+    if batch is None:
+        raise HTTPException(status_code=404, detail="No such batch.")
+    if batch.approved_at is not None:
+        raise HTTPException(status_code=409, detail="This batch is already approved.")
+    record_audit(db, staff, "hold_batch", "milestone_batch", batch_id, {})
+    flash(request, "On hold: nothing will be sent until the batch is approved.", "good")
+    return RedirectResponse("/milestones", status_code=303)

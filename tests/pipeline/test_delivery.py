@@ -1,0 +1,130 @@
+"""Sending: claims, fallback on permanent failure, retry with backoff, status callbacks that never go back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.errors import NOT_MOBILE, OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
+from channels.status import DeliveryStatus, StatusUpdate
+from gateway.models import ContactPoint, OutboxMessage, OutboxState
+from gateway.pipeline.absence import start_followup
+from gateway.pipeline.delivery import backoff_seconds, claim, send_outbox_message
+from gateway.pipeline.status import apply_status
+from tests.pipeline.conftest import DAY, MUM_MOBILE, Pipeline, add_family
+
+
+def _rows(session: Session) -> list[OutboxMessage]:
+    session.expire_all()
+    return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_opted_out_sms_falls_back_to_the_next_channel_at_once(session: Session, pipeline: Pipeline) -> None:
+    family = add_family(session)
+    pipeline.sms.faults[MUM_MOBILE] = PermanentDeliveryError(OPTED_OUT, "21610")
+    start_followup(session, DAY)
+    pipeline.drain()
+    rows = _rows(session)
+    assert [(r.channel, r.state) for r in rows] == [("sms", OutboxState.FAILED), ("email", OutboxState.ACCEPTED)]
+    assert rows[0].error_reason == OPTED_OUT and rows[0].error_code == "21610"
+    assert rows[1].idempotency_key == f"{rows[0].idempotency_key}|email"
+    point = session.scalars(select(ContactPoint).where(ContactPoint.value == MUM_MOBILE)).one()
+    assert point.opted_out_at is not None and point.last_permanent_failure_at is None
+    assert rows[1].adult_id == family.mum
+
+
+def test_transient_failure_requeues_with_backoff_and_scheduler_resends(session: Session, pipeline: Pipeline) -> None:
+    add_family(session)
+    calls = {"n": 0}
+
+    def flaky(message: object) -> TransientDeliveryError:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return TransientDeliveryError(retry_after=5, code="20429")
+        raise KeyError  # never reached: the fault is removed below
+
+    pipeline.sms.faults[MUM_MOBILE] = flaky
+    start_followup(session, DAY)
+    pipeline.drain()
+    row = _rows(session)[0]
+    assert row.state is OutboxState.QUEUED and row.attempts == 1 and row.error_code == "20429"
+    assert row.send_after is not None and row.send_after > pipeline.clock.now()
+    del pipeline.sms.faults[MUM_MOBILE]
+    pipeline.tick()  # not yet due: nothing happens
+    assert _rows(session)[0].state is OutboxState.QUEUED
+    pipeline.clock.advance(minutes=2)
+    pipeline.tick()
+    row = _rows(session)[0]
+    assert row.state is OutboxState.ACCEPTED and row.attempts == 2
+    assert len(pipeline.sms.outbox) == 1
+
+
+def test_backoff_grows_and_respects_retry_after() -> None:
+    assert 24 <= backoff_seconds(1, None) <= 36
+    assert 96 <= backoff_seconds(3, None) <= 144
+    assert backoff_seconds(1, 600) == 600
+    assert backoff_seconds(30, None) <= 30 * 60 * 1.2
+
+
+def test_a_claim_is_won_once(session: Session, pipeline: Pipeline) -> None:
+    add_family(session)
+    with pipeline.broker_paused():
+        start_followup(session, DAY)
+    row = _rows(session)[0]
+    assert claim(session, row.id, pipeline.clock.now())
+    assert not claim(session, row.id, pipeline.clock.now())
+    session.commit()
+    assert send_outbox_message(row.id).state == "skipped"
+
+
+def _status(provider_id: str, status: DeliveryStatus, code: str | None = None,
+            reason: str | None = None) -> StatusUpdate:
+    return StatusUpdate(provider_id=provider_id, status=status, error_code=code, permanent_reason=reason)
+
+
+def test_status_callbacks_only_move_forward(session: Session, pipeline: Pipeline) -> None:
+    add_family(session)
+    start_followup(session, DAY)
+    pipeline.drain()
+    row = _rows(session)[0]
+    assert row.provider_id is not None
+    assert apply_status(session, _status(row.provider_id, DeliveryStatus.SENT)).applied is False
+    assert apply_status(session, _status(row.provider_id, DeliveryStatus.DELIVERED)).state == "delivered"
+    session.commit()
+    late = apply_status(session, _status(row.provider_id, DeliveryStatus.UNDELIVERED, "30005", "unknown_number"))
+    session.commit()
+    assert late.applied is False
+    assert _rows(session)[0].state is OutboxState.DELIVERED
+    assert apply_status(session, _status("SM-unknown", DeliveryStatus.DELIVERED)).applied is False
+
+
+def test_undelivered_callback_falls_back_to_the_next_channel(session: Session, pipeline: Pipeline) -> None:
+    add_family(session)
+    start_followup(session, DAY)
+    pipeline.drain()
+    row = _rows(session)[0]
+    assert row.provider_id is not None
+    result = apply_status(session, _status(row.provider_id, DeliveryStatus.UNDELIVERED, "30006", NOT_MOBILE))
+    session.commit()
+    assert result.state == "undelivered" and len(result.enqueue) == 1
+    from gateway.pipeline.outbox import enqueue_sends
+
+    enqueue_sends(result.enqueue)
+    pipeline.drain()
+    rows = _rows(session)
+    assert [(r.channel, r.state) for r in rows] == [("sms", OutboxState.UNDELIVERED), ("email", OutboxState.ACCEPTED)]
+    point = session.scalars(select(ContactPoint).where(ContactPoint.value == MUM_MOBILE)).one()
+    assert point.last_permanent_failure_at is not None
+
+
+def test_gives_up_at_twenty_hundred(session: Session, pipeline: Pipeline) -> None:
+    add_family(session)
+    pipeline.clock.current = pipeline.clock.current.replace(hour=19, minute=59, second=50)
+    pipeline.sms.faults[MUM_MOBILE] = TransientDeliveryError(None, "20503")
+    start_followup(session, DAY)
+    pipeline.drain()
+    rows = _rows(session)
+    assert rows[0].state is OutboxState.FAILED and rows[0].error_reason == "gave_up"
+    assert rows[0].send_after is None or rows[0].send_after - pipeline.clock.now() < timedelta(hours=1)
