@@ -1,9 +1,11 @@
 """Issue 4: SMS dispatch under the provider's cap, and e-mail throughput with pooled connections.
 
 - SMS: N worker threads send through ``TwilioSmsChannel`` (limiter at TWILIO_MPS = 100) to the Twilio sandbox
-  answering after 50 ms. Figures: achieved rate / cap, the most requests the sandbox received in any one
-  second (sliding window, and per whole second), and the same run's plain sequential loop over
-  ``client.messages.create`` for comparison. With a Redis URL, the cap is also shared by two channels.
+  answering after 50 ms. The sandbox runs in its own process, as the provider would: sharing this process's
+  GIL it would time requests' arrival late by tens of milliseconds when 12 threads are busy. Figures:
+  achieved rate / cap, the most requests the sandbox received in any one second (sliding window, and per
+  whole second), and the same run's plain sequential loop over ``client.messages.create`` for comparison.
+  With a Redis URL, the cap is also shared by two channels.
 - E-mail: messages per second through the aiosmtpd sandbox with pooled connections, beside a new connection
   per message, same threads.
 """
@@ -11,21 +13,30 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 from bench.common import REDIS_URL, BenchResult
 from channels.base import OutgoingMessage
 from channels.config import SmtpConfig, TwilioConfig
 from channels.rate_limit import RateLimiter
+from channels.sandbox.runner import free_port
 from channels.sandbox.smtp_server import SmtpSandbox
-from channels.sandbox.twilio_api import TwilioSandbox, start_twilio_sandbox
 from channels.smtp_email import SmtpEmailChannel
 from channels.twilio_sms import TwilioSmsChannel
+from gateway.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
 ISSUE = 4
 CAP = 100.0
@@ -39,8 +50,63 @@ def _sms(n: int) -> list[OutgoingMessage]:
     out = []
     for _ in range(n):
         i = next(_ids)
-        out.append(OutgoingMessage(i, f"bench-{i}", "sms", f"+4477009{i % 100000:05d}", "Amira was not in school today."))
+        to = f"+4477009{i % 100000:05d}"
+        out.append(OutgoingMessage(i, f"bench-{i}", "sms", to, "Amira was not in school today."))
     return out
+
+
+@dataclass
+class RemoteSandbox:
+    """The Twilio sandbox in a child process, driven through its control API."""
+
+    url: str
+
+    def reset(self, latency: float) -> None:
+        httpx.post(f"{self.url}/_sandbox/reset").raise_for_status()
+        httpx.post(f"{self.url}/_sandbox/faults", json={"latency": latency}).raise_for_status()
+
+    def records(self) -> list[dict[str, Any]]:
+        reply = httpx.get(f"{self.url}/_sandbox/records", timeout=30)
+        reply.raise_for_status()
+        records: list[dict[str, Any]] = reply.json()
+        return records
+
+
+@contextmanager
+def remote_sandbox() -> Iterator[RemoteSandbox]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "channels.sandbox.twilio_api", "--port", str(port),
+                                "--no-callbacks"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the Twilio sandbox did not start") from None
+                time.sleep(0.1)
+        yield RemoteSandbox(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class RecordingLimiter(RateLimiter):
+    """Keeps each grant time (the limiter's clock) to count grants per window."""
+
+    def __init__(self, inner: RateLimiter, unit: float) -> None:
+        self.inner, self.unit, self.grants = inner, unit, list[float]()
+        self.rate = inner.rate
+
+    def acquire(self, timeout: float | None = None) -> int:
+        granted = self.inner.acquire(timeout)
+        self.grants.append(granted * self.unit)
+        return granted
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _most_in_any_second(times: Sequence[float]) -> int:
@@ -74,17 +140,20 @@ def _dispatch(channels: list[TwilioSmsChannel], messages: list[OutgoingMessage],
     return time.perf_counter() - started
 
 
-def _config(sandbox: TwilioSandbox, **changes: object) -> TwilioConfig:
-    values: dict[str, object] = {"account_sid": sandbox.state.account_sid, "auth_token": sandbox.state.auth_token,
+def _config(sandbox: RemoteSandbox, **changes: object) -> TwilioConfig:
+    values: dict[str, object] = {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN,
                                  "public_url": "http://127.0.0.1:9", "api_url": sandbox.url,
                                  "from_number": "+447700900000", "mps": CAP, "timeout": 10.0}
     values.update(changes)
     return TwilioConfig(**values)  # type: ignore[arg-type]
 
 
-def _sms_figures(sandbox: TwilioSandbox, label: str, wall: float, count: int) -> list[BenchResult]:
-    arrivals = [r.received_at for r in sandbox.state.messages()]
+def _sms_figures(
+    sandbox: RemoteSandbox, label: str, wall: float, count: int, limiters: Sequence[RecordingLimiter]
+) -> list[BenchResult]:
+    arrivals = [float(r["received_at"]) for r in sandbox.records()]
     most_sliding = _most_in_any_second(arrivals)
+    most_granted = _most_in_any_second([t for limiter in limiters for t in limiter.grants])
     per_second = Counter(int(t) for t in arrivals)
     over = sum(1 for c in per_second.values() if c > CAP)
     achieved = count / wall
@@ -92,28 +161,30 @@ def _sms_figures(sandbox: TwilioSandbox, label: str, wall: float, count: int) ->
     return [
         BenchResult(ISSUE, f"sms {label}: achieved / cap", achieved / CAP, "ratio", ">= 0.95", achieved / CAP >= 0.95,
                     note),
-        BenchResult(ISSUE, f"sms {label}: most sends in any 1 s window", most_sliding, "sends", f"<= {CAP:.0f}",
-                    most_sliding <= CAP, f"whole-second windows over the cap: {over}"),
+        BenchResult(ISSUE, f"sms {label}: most permits in any 1 s (limiter clock)", most_granted, "sends",
+                    f"<= {CAP:.0f}", most_granted <= CAP, "sliding window over the grant times"),
+        BenchResult(ISSUE, f"sms {label}: most arrivals in any 1 s (sandbox)", most_sliding, "sends",
+                    f"<= {CAP:.0f}", most_sliding <= CAP,
+                    f"sliding window over arrival times; whole-second windows over the cap: {over}"),
     ]
 
 
 def _sms_benchmarks(quick: bool) -> list[BenchResult]:
     results: list[BenchResult] = []
     count = 300 if quick else 1500
-    with start_twilio_sandbox() as sandbox:
-        sandbox.state.send_callbacks = False
-        sandbox.state.set_latency(LATENCY)
-        channel = TwilioSmsChannel(_config(sandbox))
+    with remote_sandbox() as sandbox:
+        sandbox.reset(LATENCY)
+        limiter = RecordingLimiter(RateLimiter(CAP), 1e-9)
+        channel = TwilioSmsChannel(_config(sandbox), limiter)
         try:
             channel.send(_sms(1)[0])  # warm the connection and the sandbox
-            sandbox.state.reset()
-            sandbox.state.set_latency(LATENCY)
+            sandbox.reset(LATENCY)
+            limiter.grants.clear()
             wall = _dispatch([channel], _sms(count), WORKERS)
-            results += _sms_figures(sandbox, "in-process cap", wall, count)
+            results += _sms_figures(sandbox, "in-process cap", wall, count, [limiter])
             achieved = count / wall
 
-            sandbox.state.reset()
-            sandbox.state.set_latency(LATENCY)
+            sandbox.reset(LATENCY)
             sequential_n = 40 if quick else 100
             started = time.perf_counter()
             for message in _sms(sequential_n):  # what a naive script does: one create after another
@@ -123,16 +194,16 @@ def _sms_benchmarks(quick: bool) -> list[BenchResult]:
                                        None, f"sequential client.messages.create: {sequential:.1f}/s"))
         finally:
             channel.close()
+            limiter.close()
 
         if REDIS_URL:
-            sandbox.state.reset()
-            sandbox.state.set_latency(LATENCY)
+            sandbox.reset(LATENCY)
             key = f"bench:{uuid.uuid4().hex}:twilio"
-            limiters = [RateLimiter.shared(REDIS_URL, CAP, key=key) for _ in range(2)]
+            limiters = [RecordingLimiter(RateLimiter.shared(REDIS_URL, CAP, key=key), 1e-6) for _ in range(2)]
             shared = [TwilioSmsChannel(_config(sandbox), limiter) for limiter in limiters]
             try:
                 wall = _dispatch(shared, _sms(count), WORKERS)
-                results += _sms_figures(sandbox, "Redis cap, 2 limiters", wall, count)
+                results += _sms_figures(sandbox, "Redis cap, 2 limiters", wall, count, limiters)
             finally:
                 for made in shared:
                     made.close()
@@ -157,22 +228,23 @@ def _email_benchmarks(quick: bool) -> list[BenchResult]:
     with SmtpSandbox() as server:
         config = SmtpConfig(server.host, server.port, from_address="office@oakfield.sch.uk", starttls="never",
                             pool_size=4)
-        rates = {}
+        rates: dict[bool, float] = {}
+        opened: dict[bool, int] = {}
         for reuse in (True, False):
             channel = SmtpEmailChannel(config, reuse_connections=reuse)
             try:
                 _emails(channel, 10, threads)  # warm-up
                 rates[reuse] = _emails(channel, count, threads)
-                opened = channel.connections_opened
+                opened[reuse] = channel.connections_opened
             finally:
                 channel.close()
             server.mailbox.clear()
-            rates[(reuse, "opened")] = opened
     note = f"{count} e-mails, {threads} threads, pool of 4; aiosmtpd sandbox on this machine"
     return [
         BenchResult(ISSUE, "email: pooled connections", rates[True], "emails/s", "", None,
-                    f"{note}; connections opened {rates[(True, 'opened')]}"),
-        BenchResult(ISSUE, "email: one connection per message", rates[False], "emails/s", "", None, note),
+                    f"{note}; connections opened {opened[True]}"),
+        BenchResult(ISSUE, "email: one connection per message", rates[False], "emails/s", "", None,
+                    f"{note}; connections opened {opened[False]}"),
         BenchResult(ISSUE, "email: pooled / per-message", rates[True] / rates[False], "ratio", "> 1",
                     rates[True] > rates[False], note),
     ]

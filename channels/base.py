@@ -26,8 +26,8 @@ class OutgoingMessage:
     voice_name: str | None = None
     same_day: bool = False  # a same-day absence text is pointless tomorrow: give it a validity period
     reply_to: str | None = None  # the school's address for e-mail replies
-    voice_prompt: str | None = None  # keypad prompt spoken after the message ("press 1 if ...")
-    voicemail_text: str | None = None  # the short message left after the beep
+    voice_prompt: str | None = None  # the keypad prompt after a call's message ("press 1 if ...")
+    voicemail_text: str | None = None  # the short message left after a voicemail's beep
 
 
 @dataclass(frozen=True)

@@ -152,9 +152,10 @@ class SmtpEmailChannel:
             if self._closed:
                 return
             self._closed = True
-        idle, self._idle = self._idle, []
 
         async def quit_all() -> None:
+            # On the loop's thread: the pool's list is only ever touched there.
+            idle, self._idle = self._idle, []
             await asyncio.gather(*(_quietly_close(client) for client in idle))
 
         try:

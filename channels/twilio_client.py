@@ -26,6 +26,7 @@ from twilio.rest import Client
 
 from channels import errors
 from channels.errors import PermanentDeliveryError, TransientDeliveryError
+from channels.rate_limit import RateLimiter
 from channels.status import PERMANENT_ERROR_CODES
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,11 @@ class ApiBaseHttpClient(HttpClient):  # type: ignore[misc]  # the SDK is untyped
     not promise that is safe). The SDK's own client logs request bodies, which hold phone numbers; this
     one logs only the method, path and status."""
 
-    def __init__(self, api_url: str, timeout: float = 15.0, pool_size: int = 4) -> None:
+    def __init__(
+        self, api_url: str, timeout: float = 15.0, pool_size: int = 4, limiter: RateLimiter | None = None
+    ) -> None:
         super().__init__(log, False, timeout)
+        self.limiter = limiter
         parts = urlsplit(api_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"TWILIO_API_URL {api_url!r} is not an http(s) URL")
@@ -91,15 +95,18 @@ class ApiBaseHttpClient(HttpClient):  # type: ignore[misc]  # the SDK is untyped
         key = _idempotency_key.get()
         if key:
             all_headers[IDEMPOTENCY_HEADER] = key
-        reply = self._session().request(
-            method.upper(),
-            url,
-            params=params,  # type: ignore[arg-type]
-            data=data,
-            headers=all_headers,
-            auth=auth,
-            timeout=timeout if timeout is not None else self.timeout,
-            allow_redirects=allow_redirects,
+        session = self._session()
+        prepared = session.prepare_request(
+            requests.Request(method.upper(), url, params=params, data=data, headers=all_headers, auth=auth)  # type: ignore[arg-type]
+        )
+        settings = session.merge_environment_settings(prepared.url or url, {}, None, None, None)
+        if self.limiter is not None and prepared.method == "POST":
+            # The permit is taken once the request is built, just before its bytes leave: the provider counts
+            # arrivals, so the less work between permit and wire, the closer its count is to ours.
+            self.limiter.acquire()
+        reply = session.send(
+            prepared, timeout=timeout if timeout is not None else self.timeout, allow_redirects=allow_redirects,
+            **settings,
         )
         self._local.last_headers = reply.headers
         log.debug("twilio %s %s -> %s", method, urlsplit(url).path, reply.status_code)
@@ -136,9 +143,11 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def make_client(account_sid: str, auth_token: str, api_url: str, timeout: float = 15.0) -> Client:
-    """A twilio.rest.Client whose every request goes to ``api_url``."""
-    return Client(account_sid, auth_token, http_client=ApiBaseHttpClient(api_url, timeout=timeout))
+def make_client(
+    account_sid: str, auth_token: str, api_url: str, timeout: float = 15.0, limiter: RateLimiter | None = None
+) -> Client:
+    """A twilio.rest.Client whose every request goes to ``api_url``; each create waits for ``limiter``."""
+    return Client(account_sid, auth_token, http_client=ApiBaseHttpClient(api_url, timeout=timeout, limiter=limiter))
 
 
 def map_twilio_error(exc: TwilioRestException | TwilioServiceException, retry_after: float | None) -> Exception:

@@ -45,7 +45,7 @@ class TwilioSmsChannel:
         self.config = config
         self._owns_limiter = limiter is None
         self.limiter = limiter or RateLimiter(config.mps)
-        self.client = make_client(config.account_sid, config.auth_token, config.api_url, config.timeout)
+        self.client = make_client(config.account_sid, config.auth_token, config.api_url, config.timeout, self.limiter)
         self._http: ApiBaseHttpClient = self.client.http_client
 
     def create_params(self, message: OutgoingMessage) -> dict[str, object]:
@@ -66,7 +66,6 @@ class TwilioSmsChannel:
     def send(self, message: OutgoingMessage) -> Receipt:
         """Create the message at Twilio; raise PermanentDeliveryError / TransientDeliveryError on refusal."""
         params = self.create_params(message)
-        self.limiter.acquire()
         with twilio_errors(self._http, message.idempotency_key):
             created = self.client.messages.create(**params)
         log.info("sms accepted", extra={"message_id": message.message_id, "provider_id": created.sid})

@@ -91,7 +91,7 @@ class TwilioVoiceChannel:
         self.caller = caller
         self._owns_limiter = limiter is None
         self.limiter = limiter or RateLimiter(config.calls_per_second)
-        self.client = make_client(config.account_sid, config.auth_token, config.api_url, config.timeout)
+        self.client = make_client(config.account_sid, config.auth_token, config.api_url, config.timeout, self.limiter)
         self._http: ApiBaseHttpClient = self.client.http_client
 
     def create_params(self, message: OutgoingMessage) -> dict[str, object]:
@@ -111,7 +111,6 @@ class TwilioVoiceChannel:
     def send(self, message: OutgoingMessage) -> Receipt:
         """Place the call; raise PermanentDeliveryError / TransientDeliveryError on refusal."""
         params = self.create_params(message)
-        self.limiter.acquire()
         with twilio_errors(self._http, message.idempotency_key):
             call = self.client.calls.create(**params)
         log.info("call placed", extra={"message_id": message.message_id, "provider_id": call.sid})

@@ -1,8 +1,10 @@
 """Build the channels' :class:`~channels.config.ChannelConfig` from the gateway's Settings.
 
 ``GATEWAY_CHANNELS=sandbox`` points SMS and voice at the built-in Twilio sandbox (with the sandbox's fixed
-credentials unless real ones are set) and e-mail at the SMTP sandbox. :func:`running_sandboxes` starts both
-in this process (the demo, ``gateway serve`` and ``gateway send`` use it).
+credentials unless real ones are set): by default the one the web app mounts at ``/sandbox/twilio`` under
+GATEWAY_PUBLIC_URL, so every process of a deployment reaches the same one; TWILIO_API_URL overrides it.
+E-mail goes to the SMTP sandbox on 127.0.0.1:8025. :func:`running_sandboxes` instead starts both in this
+process on free ports (one-off commands such as ``gateway send``, tests).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 SANDBOX_HOST = "127.0.0.1"
-SANDBOX_TWILIO_PORT = 8010
+SANDBOX_TWILIO_PATH = "/sandbox/twilio"  # where gateway.web.app mounts the Twilio sandbox (SANDBOX_TWILIO_MOUNT)
 SANDBOX_SMTP_PORT = 8025
 SANDBOX_FROM_NUMBER = "+447700900000"  # Ofcom's drama range: never a real subscriber
 SANDBOX_FROM_ADDRESS = "attendance@school.invalid"
@@ -30,9 +32,9 @@ SANDBOX_FROM_ADDRESS = "attendance@school.invalid"
 
 @dataclass(frozen=True)
 class SandboxAddresses:
-    """Where the sandboxes listen (defaults: fixed local ports, so separate processes agree)."""
+    """Where the sandboxes listen (defaults: the web app's mount and a fixed local SMTP port)."""
 
-    twilio_api_url: str = f"http://{SANDBOX_HOST}:{SANDBOX_TWILIO_PORT}"
+    twilio_api_url: str | None = None  # None: GATEWAY_PUBLIC_URL + SANDBOX_TWILIO_PATH
     smtp_host: str = SANDBOX_HOST
     smtp_port: int = SANDBOX_SMTP_PORT
 
@@ -73,7 +75,10 @@ def channel_config_from_settings(
     )
     if settings.sandbox:
         where = sandbox or SandboxAddresses()
-        api_url = settings.twilio_api_url if settings.twilio_api_url != DEFAULT_TWILIO_API_URL else where.twilio_api_url
+        api_url = (
+            settings.twilio_api_url if settings.twilio_api_url != DEFAULT_TWILIO_API_URL
+            else where.twilio_api_url or settings.public_url + SANDBOX_TWILIO_PATH
+        )
         twilio = replace(
             base,
             api_url=api_url,
@@ -101,7 +106,7 @@ def running_sandboxes(
 ) -> Iterator[tuple[ChannelConfig, TwilioSandbox, SmtpSandbox]]:
     """Start the Twilio and SMTP sandboxes in this process; yield (config pointing at them, twilio, smtp).
 
-    Port 0 picks free ports (one-off commands); pass the SANDBOX_*_PORT constants for a long-running demo."""
+    Port 0 picks free ports. The config points at these two whatever TWILIO_API_URL says."""
     from channels.sandbox.smtp_server import start_smtp_sandbox
     from channels.sandbox.twilio_api import start_twilio_sandbox
 
@@ -112,7 +117,10 @@ def running_sandboxes(
         smtp = start_smtp_sandbox(host=SANDBOX_HOST, port=smtp_port)
         try:
             where = SandboxAddresses(twilio.url, smtp.host, smtp.port)
-            yield channel_config_from_settings(settings, sandbox=where), twilio, smtp
+            config = channel_config_from_settings(settings, sandbox=where)
+            if config.twilio is not None and config.twilio.api_url != twilio.url:
+                config = replace(config, twilio=replace(config.twilio, api_url=twilio.url))
+            yield config, twilio, smtp
         finally:
             smtp.stop()
     finally:

@@ -68,10 +68,10 @@ class OutboxCollector(Collector):
             unhandled.add_metric([], float(session.scalar(
                 select(func.count()).select_from(InboundMessage).where(InboundMessage.handled.is_(False))) or 0))
             today = now.astimezone(ZoneInfo(self._tz_name)).date()
-            for state, count in session.execute(
+            for case_state, count in session.execute(
                 select(AbsenceCase.state, func.count()).where(AbsenceCase.date == today).group_by(AbsenceCase.state)
             ):
-                cases.add_metric([str(state.value)], float(count))
+                cases.add_metric([str(case_state.value)], float(count))
         yield from (messages, errors, lag, unhandled, cases)
 
 

@@ -128,7 +128,8 @@ def create_app(state: TwilioSandboxState) -> Starlette:
 
     async def records(request: Request) -> JSONResponse:
         return JSONResponse([{"kind": r.kind, "sid": r.sid, "params": r.params, "status": r.status,
-                              "idempotency_key": r.idempotency_key, "callbacks": r.callbacks}
+                              "idempotency_key": r.idempotency_key, "callbacks": r.callbacks,
+                              "received_at": r.received_at}
                              for r in state.messages() + state.calls()])
 
     return Starlette(routes=[
@@ -202,3 +203,26 @@ def start_twilio_sandbox(
     """Run the sandbox in a thread on ``host:port`` (0: a free port)."""
     state = TwilioSandboxState(account_sid, auth_token, callback_delay=callback_delay)
     return TwilioSandbox(state, serve_in_thread(create_app(state), host, port))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m channels.sandbox.twilio_api [--port P]``: the sandbox in its own process (benchmarks,
+    a demo on another machine). Faults are set through ``POST /_sandbox/faults``."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m channels.sandbox.twilio_api")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each create is answered")
+    parser.add_argument("--no-callbacks", action="store_true", help="do not send status callbacks")
+    args = parser.parse_args(argv)
+    state = TwilioSandboxState(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+    state.set_latency(args.latency)
+    state.send_callbacks = not args.no_callbacks
+    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

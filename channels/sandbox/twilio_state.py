@@ -246,7 +246,7 @@ class TwilioSandboxState:
         try:
             return http.post(url, data=params, headers=headers)
         except httpx.HTTPError as exc:
-            log.info("sandbox callback failed", extra={"error": type(exc).__name__})
+            log.debug("sandbox callback failed", extra={"error": type(exc).__name__})
             return None
 
     def close(self) -> None:

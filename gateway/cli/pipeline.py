@@ -44,16 +44,18 @@ def _drain_in_process() -> None:
     """With memory:// nothing outside this process can send: run a worker here until the queue is empty."""
     from gateway.pipeline.actors import QUEUES
     from gateway.pipeline.broker import get_pipeline_broker
-    from gateway.pipeline.worker import start_worker, stop_worker
+    from gateway.pipeline.worker import running_worker, start_worker, stop_worker
 
     broker = get_pipeline_broker()
-    worker = start_worker(threads=4)
+    existing = running_worker()
+    worker = existing or start_worker(threads=4)
     try:
         for queue in QUEUES:
             broker.join(queue, timeout=300_000)
         worker.join()
     finally:
-        stop_worker(worker)
+        if existing is None:
+            stop_worker(worker)
 
 
 @click.command("worker")

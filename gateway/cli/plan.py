@@ -61,26 +61,17 @@ def fresh_start_command(day: str, as_json: bool) -> None:
     """The fresh-start nudges the half-term starting on or after --date would send (days missed last
     half-term, only below 95% attendance)."""
     from gateway.db import session_factory
-    from gateway.routing import EscalationLadder, capabilities_from_rendering, plan_fresh_start
-    from gateway.routing.loader import (
-        load_attendance_summaries,
-        load_half_terms,
-        load_households,
-        load_inset_days,
-    )
+    from gateway.routing import EscalationLadder, capabilities_from_rendering
+    from gateway.routing.school_plans import plan_fresh_start_for_school
 
     settings = get_settings()
     on = parse_date(day)
     ladder = EscalationLadder.load(settings.escalation_path())
     with session_factory()() as session:
-        half_term, previous = load_half_terms(session, on)
-        households = load_households(session)
-        attendance = {} if previous is None else load_attendance_summaries(session, previous.start, previous.end)
-        inset_days = load_inset_days(session, half_term.start)
-    # Routine messages already sent come from the pipeline's outbox; a plan made ahead has none to count.
-    plan = plan_fresh_start(households, half_term=half_term, attendance=attendance, now=_now(), tz=settings.tz,
-                            capabilities=capabilities_from_rendering(), recent_counts={}, ladder=ladder,
-                            inset_days=inset_days, weekly_cap=settings.weekly_routine_cap)
+        # Routine messages already sent come from the pipeline's outbox; a plan made ahead has none to count.
+        plan = plan_fresh_start_for_school(session, on_or_after=on, now=_now(), tz=settings.tz, ladder=ladder,
+                                           capabilities=capabilities_from_rendering(), recent_counts={},
+                                           weekly_cap=settings.weekly_routine_cap)
     _print(plan, as_json)
 
 

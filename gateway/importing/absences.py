@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import Problem
 from gateway.importing.progress import ProgressReporter, SilentProgress
 from gateway.importing.records import ProblemLog, clean
-from gateway.importing.writer import chunks
+from gateway.importing.writer import chunks, refresh_statistics
 from gateway.models import AttendanceMark, Pupil
 from gateway.models.attendance import ALL_CODES, PRESENT_CODES, UNEXPLAINED
 
@@ -147,6 +147,7 @@ def import_absences(
     log = ProblemLog(path.name)
     progress.phase("reading absences CSV")
     rows = _read(path, log, progress)
+    refresh_statistics(session, len(rows))
     upns = sorted({row.upn for row in rows})
     pupil_ids = {r.upn: r.id for chunk in chunks(upns)
                  for r in session.execute(select(Pupil.id, Pupil.upn).where(Pupil.upn.in_(chunk)))}

@@ -17,6 +17,7 @@ from gateway.importing.fields import (
     check_channels,
     check_email,
     check_language,
+    check_length,
     check_literacy,
     check_phone,
     check_priority,
@@ -53,20 +54,21 @@ def _check_header(fieldnames: Sequence[str] | None, log: ProblemLog) -> bool:
 
 def _read_row(row: dict[str, str], where: str, log: ProblemLog, parsed: ParsedHouseholds) -> None:
     upn = check_upn(log, where, "pupil_upn", row.get("pupil_upn"))
-    forename, surname = clean(row.get("pupil_forename")), clean(row.get("pupil_surname"))
+    forename = check_length(log, where, "pupil_forename", clean(row.get("pupil_forename")), "name")
+    surname = check_length(log, where, "pupil_surname", clean(row.get("pupil_surname")), "name")
     if not forename:
         log.error(where, "pupil_forename", "the pupil's forename is missing")
     if not surname:
         log.error(where, "pupil_surname", "the pupil's surname is missing")
     language, language_dfe = check_language(log, where, "pupil_language", row.get("pupil_language"))
     if upn and forename and surname:
-        parsed.pupils.append(PupilRecord(upn=upn, forename=forename, surname=surname, where=where,
-                                         year_group=clean(row.get("pupil_year")), home_language=language,
-                                         home_language_dfe=language_dfe))
+        year = check_length(log, where, "pupil_year", clean(row.get("pupil_year")), "year")
+        parsed.pupils.append(PupilRecord(upn=upn, forename=forename, surname=surname, where=where, year_group=year,
+                                         home_language=language, home_language_dfe=language_dfe))
     if not any(clean(row.get(column)) for column in _ADULT_COLUMNS):
         return
     errors_before = len(log.errors)
-    contact_surname = clean(row.get("surname"))
+    contact_surname = check_length(log, where, "surname", clean(row.get("surname")), "name")
     if not contact_surname:
         log.error(where, "surname", "the contact's surname is missing")
     points: list[ContactPointRecord] = []
@@ -84,8 +86,10 @@ def _read_row(row: dict[str, str], where: str, log: ProblemLog, parsed: ParsedHo
     if not points and len(log.errors) == errors_before:
         log.warn(where, None, "no usable phone number or e-mail address")
     entry = ContactEntry(
-        pupil_upn=upn or "", where=where, forename=clean(row.get("forename")) or "", surname=contact_surname or "",
-        title=clean(row.get("title")), contact_ref=clean(row.get("contact_ref")),
+        pupil_upn=upn or "", where=where, surname=contact_surname or "",
+        forename=check_length(log, where, "forename", clean(row.get("forename")), "name") or "",
+        title=check_length(log, where, "title", clean(row.get("title")), "title"),
+        contact_ref=check_length(log, where, "contact_ref", clean(row.get("contact_ref")), "contact_ref"),
         relationship=check_relationship(log, where, "relationship", row.get("relationship")),
         priority=check_priority(log, where, "priority", row.get("priority")),
         parental_responsibility=bool(check_bool(log, where, "parental_responsibility",

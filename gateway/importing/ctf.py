@@ -32,6 +32,7 @@ from gateway.importing.fields import (
     check_bool,
     check_email,
     check_language,
+    check_length,
     check_phone,
     check_priority,
     check_relationship,
@@ -73,7 +74,7 @@ def _address_text(address: Element | None) -> str | None:
     if address is None:
         return None
     parts = [clean(e.text) for e in address.iter() if e is not address and e.tag not in _ADDRESS_SKIP]
-    return ", ".join(p for p in parts if p) or None
+    return ", ".join(p for p in parts if p)[:400] or None  # Adult.address size; the address is for staff only
 
 
 def _first_language(pupil: Element) -> str | None:
@@ -89,7 +90,8 @@ def _first_language(pupil: Element) -> str | None:
 
 def _read_pupil(pupil: Element, where: str, log: ProblemLog, parsed: ParsedHouseholds) -> None:
     upn = check_upn(log, where, "UPN", _text(pupil, "UPN"))
-    surname, forename = _text(pupil, "Surname"), _text(pupil, "Forename")
+    surname = check_length(log, where, "Surname", _text(pupil, "Surname"), "name")
+    forename = check_length(log, where, "Forename", _text(pupil, "Forename"), "name")
     if not surname:
         log.error(where, "Surname", "the pupil's surname is missing")
     if not forename:
@@ -100,8 +102,10 @@ def _read_pupil(pupil: Element, where: str, log: ProblemLog, parsed: ParsedHouse
     parsed.pupils.append(PupilRecord(
         upn=upn, forename=forename, surname=surname, where=where,
         # PreferredForename and NCyearActual sit in BasicDetails; some MIS put them on Pupil itself.
-        preferred_forename=_text(pupil, "BasicDetails/PreferredForename") or _text(pupil, "PreferredForename"),
-        year_group=_text(pupil, "BasicDetails/NCyearActual") or _text(pupil, "NCyearActual"),
+        preferred_forename=check_length(log, where, "PreferredForename", _text(
+            pupil, "BasicDetails/PreferredForename") or _text(pupil, "PreferredForename"), "name"),
+        year_group=check_length(log, where, "NCyearActual", _text(
+            pupil, "BasicDetails/NCyearActual") or _text(pupil, "NCyearActual"), "year"),
         home_language=language, home_language_dfe=language_dfe,
     ))
     pupil_address = _address_text(pupil.find("Address"))
@@ -115,7 +119,7 @@ def _read_contact(
     contact: Element, where: str, upn: str, pupil_address: str | None, log: ProblemLog
 ) -> ContactEntry | None:
     errors_before = len(log.errors)
-    surname = _text(contact, "Surname")
+    surname = check_length(log, where, "Surname", _text(contact, "Surname"), "name")
     if not surname:
         log.error(where, "Surname", "the contact's surname is missing")
     order = check_priority(log, where, "Order", _text(contact, "Order"))
@@ -153,8 +157,8 @@ def _read_contact(
     if not surname:
         return None
     return ContactEntry(
-        pupil_upn=upn, where=where, forename=_text(contact, "Forename") or "", surname=surname,
-        title=_text(contact, "Title"),
+        pupil_upn=upn, where=where, forename=check_length(log, where, "Forename", _text(contact, "Forename"), "name")
+        or "", surname=surname, title=check_length(log, where, "Title", _text(contact, "Title"), "title"),
         relationship=check_relationship(log, where, "Relationship", _text(contact, "Relationship")),
         priority=order, parental_responsibility=bool(responsibility), lives_with_pupil=lives_with,
         address=address, contact_points=points,

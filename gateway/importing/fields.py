@@ -14,6 +14,17 @@ PhoneSlot = Literal["mobile", "home", "work", "other"]
 CHANNELS = frozenset({"sms", "email", "voice"})
 
 
+# Column sizes of the models: a longer value is an error here rather than a database failure later.
+MAX_LENGTHS = {"name": 100, "title": 20, "year": 8, "contact_ref": 64}
+
+
+def check_length(log: ProblemLog, where: str, field_name: str, value: str | None, kind: str) -> str | None:
+    """``value``, with an error logged when it does not fit its column (so nothing will be written)."""
+    if value is not None and len(value) > MAX_LENGTHS[kind]:
+        log.error(where, field_name, f"too long ({len(value)} characters, at most {MAX_LENGTHS[kind]})")
+    return value
+
+
 def check_upn(log: ProblemLog, where: str, field_name: str, value: str | None) -> str | None:
     upn = (value or "").strip().upper()
     if not upn:

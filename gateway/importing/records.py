@@ -69,7 +69,7 @@ class ContactEntry:
 
     @property
     def name_key(self) -> str:
-        return f"{name_key(self.forename)} {name_key(self.surname)}".strip()
+        return f"{name_key(self.forename)} {name_key(self.surname)}".strip()[:200]  # Adult.match_key size
 
 
 class ProblemLog:

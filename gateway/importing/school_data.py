@@ -17,7 +17,7 @@ from gateway.importing.ctf import ParsedHouseholds, parse_ctf
 from gateway.importing.household import distinct_pupils, group_adults
 from gateway.importing.progress import ProgressReporter, SilentProgress
 from gateway.importing.records import ImportSummary, ProblemLog
-from gateway.importing.writer import school_id_for, store_adults, store_pupils
+from gateway.importing.writer import refresh_statistics, school_id_for, store_adults, store_pupils
 
 Parser = Callable[[Path, ProblemLog, ProgressReporter | None], ParsedHouseholds]
 
@@ -48,6 +48,7 @@ def _import(
     groups = group_adults(parsed.entries, log)
     log.raise_if_errors()
     summary = ImportSummary(source=path.name)
+    refresh_statistics(session, len(parsed.entries) + len(pupils))
     pupil_ids = store_pupils(session, pupils, school_id_for(session, parsed), summary, progress)
     store_adults(session, groups, pupil_ids, summary=summary, log=log,
                  remove_missing_links=remove_missing_links, progress=progress)

@@ -54,13 +54,16 @@ def start_followup(session: Session, on: date, staff_id: int | None = None) -> S
     return summary
 
 
-def run_due_steps(session: Session, now: datetime, *, case_ids: list[int] | None = None) -> list[int]:
-    """Run the next step of every active case whose ``next_step_at`` has come; return outbox ids to enqueue
-    once the caller has committed."""
+def run_due_steps(session: Session, now: datetime, *, case_ids: list[int] | None = None,
+                  on: date | None = None) -> list[int]:
+    """Run the next step of every active case (of ``case_ids``, or of day ``on``) whose ``next_step_at`` has
+    come; return outbox ids to enqueue once the caller has committed."""
     query = select(AbsenceCase.id).where(AbsenceCase.state.in_(ACTIVE_CASE_STATES),
                                          AbsenceCase.next_step_at <= now)
     if case_ids is not None:
         query = query.where(AbsenceCase.id.in_(case_ids))
+    if on is not None:  # a ladder is a same-day thing: yesterday's unfinished steps are not sent today
+        query = query.where(AbsenceCase.date == on)
     ladder = collaborators.load_ladder()
     ids: list[int] = []
     for case_id in session.scalars(query.order_by(AbsenceCase.id)).all():

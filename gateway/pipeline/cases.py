@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -108,7 +109,8 @@ def open_cases(session: Session, on: date, *, staff_id: int | None = None) -> li
             log.info("case already opened elsewhere", extra={"date": on.isoformat()})
             continue
         opened.append(case)
-    log.info("cases opened", extra={"date": on.isoformat(), "count": len(opened)})
+    if opened:
+        log.info("cases opened", extra={"date": on.isoformat(), "count": len(opened)})
     return opened
 
 
@@ -146,3 +148,18 @@ def close_cases_for_present_marks(session: Session, marks: Iterable[tuple[int, d
             if all(p.id in present for p in case.pupils) and close_case(session, case.id, "present_mark"):
                 closed.append(case.id)
     return closed
+
+
+def close_cases_after_import(session: Session, changes: Iterable[Any]) -> list[int]:
+    """Close cases explained by an absences import (``AbsenceImportSummary.changes``: any mark now present)."""
+    return close_cases_for_present_marks(
+        session, [(c.pupil_id, c.date) for c in changes if c.new_code in PRESENT_CODES])
+
+
+def sweep_present_cases(session: Session, on: date) -> list[int]:
+    """Close ``on``'s replyable cases whose pupils are all marked present by now (the scheduler's safety net
+    for marks that arrived by any route)."""
+    pupil_ids = session.scalars(
+        select(absence_case_pupil.c.pupil_id).join(AbsenceCase, AbsenceCase.id == absence_case_pupil.c.case_id)
+        .where(AbsenceCase.date == on, AbsenceCase.state.in_(REPLYABLE_STATES))).all()
+    return close_cases_for_present_marks(session, [(p, on) for p in pupil_ids]) if pupil_ids else []

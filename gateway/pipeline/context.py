@@ -25,9 +25,10 @@ def school_context(session: Session, pupils: Sequence[Pupil]) -> dict[str, str]:
             break
     if school is None:
         school = session.scalars(select(School).order_by(School.id).limit(1)).first()
+    # Templates need every value: say something useful rather than fail to tell a parent at all.
     if school is None:
-        return {"name": "the school", "phone": "", "staff_name": "the attendance team"}
-    return {"name": school.name, "phone": school.phone or "",
+        return {"name": "the school", "phone": "the school office", "staff_name": "the attendance team"}
+    return {"name": school.name, "phone": school.phone or school.email or "the school office",
             "staff_name": school.attendance_officer or "the attendance team"}
 
 
@@ -38,8 +39,8 @@ def message_context(session: Session, *, adult: Adult | None, pupils: Sequence[P
         "school": school_context(session, pupils),
         "recipient": {
             "title": (adult.title or "") if adult else "",
-            "forename": adult.forename if adult else "",
-            "surname": adult.surname if adult else "",
+            "forename": (adult.forename if adult else "") or "Parent",
+            "surname": (adult.surname if adult else "") or "Carer",
         },
         "pupils": [{"forename": p.display_forename, "surname": p.surname} for p in pupils],
         "date": on,

@@ -3,7 +3,9 @@
 * Fresh start: the day before a half-term starts (or on its first day), routing plans one nudge per adult;
   the rows are created ``planned`` under a ``MilestoneBatch`` and stay there until staff approve the batch
   (``approve_batch``); then they are queued with ``send_after`` = the planned instant inside each adult's
-  window (the evening before or that morning). Key: ``nudge:{half_term}:{adult}``.
+  window (the evening before or that morning). Key: ``nudge:{half_term}:{adult}``. The message's one
+  ``days_missed`` figure is the most any of the adult's children missed (siblings are often off together:
+  adding their days up would overstate it).
 * Positive attendance: a pupil whose last 4 weeks' attendance is at least 95% and at least 5 points above
   the previous half-term's gets one message to their first contact with parental responsibility, at most
   once per half-term. Key: ``positive:{half_term}:{adult}``.
@@ -70,17 +72,13 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
             idempotency_key=f"nudge:{half_term.id}:{delivery.adult_id}", kind="fresh_start",
             channel=delivery.channel, to_address=delivery.to, locale=delivery.locale, variant=delivery.variant,
             context=message_context(session, adult=adult, pupils=pupils, on=half_term.start,
-                                    days_missed=_whole(sum(missed)) if missed else 0,
+                                    days_missed=round(max(missed)) if missed else 0,
                                     half_term_name=half_term.name, start_date=half_term.start),
             adult_id=delivery.adult_id, contact_point_id=delivery.contact_point_id, batch_id=batch.id,
             pupil_ids=list(delivery.pupil_ids), why=delivery.why, fallback_channels=list(delivery.fallback_channels),
             send_after=delivery.send_at, state=OutboxState.PLANNED))
     log.info("fresh-start batch planned", extra={"half_term_id": half_term.id, "messages": len(plan.deliveries)})
     return batch
-
-
-def _whole(days: float) -> int | float:
-    return int(days) if float(days).is_integer() else days
 
 
 def approve_batch(session: Session, batch_id: int, staff_id: int) -> int:

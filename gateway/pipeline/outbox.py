@@ -142,11 +142,29 @@ def enqueue_sends(ids: Iterable[int]) -> int:
     get_pipeline_broker()
     from gateway.pipeline.actors import send_message
 
+    id_list = list(ids)
     count = 0
-    for outbox_id in ids:
-        send_message.send(outbox_id)
-        count += 1
+    try:
+        for outbox_id in id_list:
+            send_message.send(outbox_id)
+            count += 1
+    except Exception:  # the broker is down: the rows are committed, so the scheduler hands them over later
+        log.warning("broker unavailable; the scheduler will enqueue the rest", extra={"sent": count},
+                    exc_info=True)
+        _forget_enqueued(id_list[count:])
     return count
+
+
+def _forget_enqueued(ids: list[int]) -> None:
+    """Clear ``enqueued_at`` so the scheduler's next pass hands these rows over (best effort)."""
+    from gateway.db import session_scope
+
+    try:
+        with session_scope() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(enqueued_at=None)
+                            .execution_options(synchronize_session=False))
+    except Exception:  # the stale-enqueue rule still recovers them, only later
+        log.warning("could not clear enqueued_at", exc_info=True)
 
 
 def enqueue_inbound(inbound_id: int) -> None:

@@ -2,7 +2,8 @@
 
 Each tick (every few seconds of *real* time; what is due is judged in gateway time, ``gateway.clock.now()``),
 under the ``scheduler`` lease, it:
-1. opens the day's absence cases once registers have closed (school days only);
+1. opens the day's absence cases once registers have closed (school days only), and closes those whose
+   pupils have since been marked present;
 2. runs ladder steps whose ``next_step_at`` has come;
 3. enqueues queued outbox rows whose ``send_after`` has come and that no worker holds (never enqueued, or
    enqueued so long ago that the broker or a dead worker must have lost them);
@@ -102,7 +103,7 @@ def tick(now: datetime | None = None) -> TickReport:
     from gateway.config import get_settings
     from gateway.pipeline import collaborators
     from gateway.pipeline.absence import run_due_steps
-    from gateway.pipeline.cases import open_cases
+    from gateway.pipeline.cases import open_cases, sweep_present_cases
     from gateway.pipeline.delivery import stuck_messages
     from gateway.pipeline.milestones import plan_and_release
 
@@ -114,7 +115,8 @@ def tick(now: datetime | None = None) -> TickReport:
         local = now.astimezone(tz)
         if _is_school_day(session, now) and local.time() >= ladder.registers_close:
             report.cases_opened = len(open_cases(session, local.date()))
-        step_ids = run_due_steps(session, now)
+        sweep_present_cases(session, local.date())
+        step_ids = run_due_steps(session, now, on=local.date())
         report.step_messages = len(step_ids)
     enqueue_sends(step_ids)
     with session_scope() as session:

@@ -28,7 +28,8 @@ _FAILURE = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
 
 @dataclass
 class StatusResult:
-    """What a callback changed (``applied`` false for a duplicate or stale one) and ids to enqueue."""
+    """What a callback changed (``applied`` false for a duplicate or stale one; ``state`` None when no row has
+    that provider id) and ids to enqueue."""
 
     applied: bool
     state: str | None = None

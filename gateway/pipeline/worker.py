@@ -17,6 +17,12 @@ import dramatiq
 from gateway.pipeline.broker import setup_broker
 
 log = logging.getLogger(__name__)
+_running: list[dramatiq.Worker] = []  # workers started in this process (Dramatiq allows one per broker)
+
+
+def running_worker() -> dramatiq.Worker | None:
+    """The worker already running in this process, if any."""
+    return _running[-1] if _running else None
 
 
 def start_worker(*, threads: int = 8, broker: dramatiq.Broker | None = None) -> dramatiq.Worker:
@@ -24,6 +30,7 @@ def start_worker(*, threads: int = 8, broker: dramatiq.Broker | None = None) -> 
     broker = broker or setup_broker()
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
     worker.start()
+    _running.append(worker)
     return worker
 
 
@@ -32,6 +39,8 @@ def stop_worker(worker: dramatiq.Worker, *, timeout_ms: int = 30_000) -> None:
     from gateway.pipeline.collaborators import close_channels
 
     worker.stop(timeout=timeout_ms)
+    if worker in _running:
+        _running.remove(worker)
     close_channels()
 
 

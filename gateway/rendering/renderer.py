@@ -82,6 +82,9 @@ def _join_names(names: tuple[str, ...], locale: str) -> str:
 @lru_cache(maxsize=1024)
 def _spoken_phone(phone: str) -> str:
     # "01632 960123" -> "0 1 6 3 2, 9 6 0 1 2 3": text-to-speech reads digits one by one, pausing at groups.
+    # Anything that is not a phone number ("the school office") is spoken as written.
+    if sum(ch.isdigit() for ch in phone) < 6 or any(ch.isalpha() for ch in phone):
+        return phone
     groups = [" ".join(ch for ch in group if ch.isdigit() or ch == "+") for group in phone.split()]
     return ", ".join(g for g in groups if g)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from gateway.routing.facts import AdultFacts, Households, PupilFacts
 from gateway.routing.plan import Delivery, Suppression
 from gateway.routing.reach import ChannelChoice
+
+T = TypeVar("T")
 
 
 def wanted_locale(adult: AdultFacts, pupils: Sequence[PupilFacts]) -> str | None:
@@ -29,6 +32,17 @@ def relationship_to(households: Households, adult_id: int, pupil_ids: Iterable[i
     return "NOT"
 
 
+class SharedValues:
+    """One object per distinct value across a plan's deliveries: thousands of nudges share a few hundred
+    distinct ``why`` texts, send times and fallback lists, and a 100,000-pupil plan must stay small."""
+
+    def __init__(self) -> None:
+        self._values: dict[object, Any] = {}
+
+    def __call__(self, value: T) -> T:
+        return self._values.setdefault(value, value)  # type: ignore[no-any-return]
+
+
 def build_delivery(
     households: Households,
     adult: AdultFacts,
@@ -39,10 +53,12 @@ def build_delivery(
     message_kind: str,
     extra_why: Sequence[str] = (),
     days_missed: tuple[float, ...] = (),
+    shared: SharedValues | None = None,
 ) -> Delivery:
     """One Delivery to ``adult`` covering ``pupils`` (already ordered), as ``choice`` decided."""
+    share = shared or SharedValues()
     pupil_ids = tuple(p.id for p in pupils)
-    why = "; ".join([choice.why, *(part for part in extra_why if part)])
+    why = share("; ".join([choice.why, *(part for part in extra_why if part)]))
     return Delivery(
         adult_id=adult.id,
         contact_name=adult.full_name,
@@ -54,12 +70,12 @@ def build_delivery(
         contact_point_id=choice.point.id,
         locale=choice.locale,
         variant=choice.variant,
-        send_at=send_at,
+        send_at=share(send_at),
         why=why,
-        fallback_channels=choice.fallback_channels,
+        fallback_channels=share(choice.fallback_channels),
         message_kind=message_kind,
         needs_interpreter=choice.needs_interpreter,
-        days_missed=days_missed,
+        days_missed=share(days_missed),
     )
 
 

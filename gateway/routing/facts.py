@@ -87,6 +87,10 @@ class PupilFacts:
     support_plan: bool = False
 
 
+def _by_priority(link: LinkFacts) -> tuple[int, int]:
+    return link.priority, link.adult_id
+
+
 @dataclass(frozen=True, slots=True)
 class AdultStanding:
     """What the adult's links together say: the strictest restriction and whether approval is recorded."""
@@ -116,8 +120,8 @@ class Households:
     pupils: Mapping[int, PupilFacts]
     adults: Mapping[int, AdultFacts]
     links: tuple[LinkFacts, ...]
-    _by_pupil: dict[int, list[LinkFacts]] = field(init=False, repr=False, compare=False)
-    _by_adult: dict[int, list[LinkFacts]] = field(init=False, repr=False, compare=False)
+    _by_pupil: dict[int, tuple[LinkFacts, ...]] = field(init=False, repr=False, compare=False)
+    _by_adult: dict[int, tuple[LinkFacts, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_pupil: dict[int, list[LinkFacts]] = defaultdict(list)
@@ -125,10 +129,13 @@ class Households:
         for link in self.links:
             by_pupil[link.pupil_id].append(link)
             by_adult[link.adult_id].append(link)
-        for links in by_pupil.values():
-            links.sort(key=lambda link: (link.priority, link.adult_id))
-        object.__setattr__(self, "_by_pupil", dict(by_pupil))
-        object.__setattr__(self, "_by_adult", dict(by_adult))
+        # Exact-size tuples, not over-allocated lists: at trust scale these indexes are a large share of memory.
+        pupil_index = {pid: tuple(sorted(links, key=_by_priority)) for pid, links in by_pupil.items()}
+        by_pupil.clear()
+        adult_index = {aid: tuple(links) for aid, links in by_adult.items()}
+        by_adult.clear()
+        object.__setattr__(self, "_by_pupil", pupil_index)
+        object.__setattr__(self, "_by_adult", adult_index)
 
     @classmethod
     def build(
@@ -137,12 +144,12 @@ class Households:
         """Households from plain iterables (tests and the loader)."""
         return cls({p.id: p for p in pupils}, {a.id: a for a in adults}, tuple(links))
 
-    def links_of_pupil(self, pupil_id: int) -> list[LinkFacts]:
+    def links_of_pupil(self, pupil_id: int) -> tuple[LinkFacts, ...]:
         """The pupil's links, highest priority (lowest number) first."""
-        return self._by_pupil.get(pupil_id, [])
+        return self._by_pupil.get(pupil_id, ())
 
-    def links_of_adult(self, adult_id: int) -> list[LinkFacts]:
-        return self._by_adult.get(adult_id, [])
+    def links_of_adult(self, adult_id: int) -> tuple[LinkFacts, ...]:
+        return self._by_adult.get(adult_id, ())
 
     def standing(self, adult_id: int) -> AdultStanding:
         """The adult's strictest restriction across ALL their links (restrictions are absolute)."""

@@ -14,8 +14,15 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from gateway.routing.capabilities import LocaleCapabilities
-from gateway.routing.delivery import build_delivery, ordered_pupils, sort_entries, suppression, wanted_locale
-from gateway.routing.facts import Households, PupilFacts
+from gateway.routing.delivery import (
+    SharedValues,
+    build_delivery,
+    ordered_pupils,
+    sort_entries,
+    suppression,
+    wanted_locale,
+)
+from gateway.routing.facts import Households, LinkFacts, PupilFacts
 from gateway.routing.ladder import EscalationLadder, local_instant
 from gateway.routing.plan import (
     ABOVE_THRESHOLD,
@@ -82,6 +89,9 @@ def plan_fresh_start(
     routine messages each adult received in the last 7 days (at ``weekly_cap`` or more: frequency_cap).
     Nudges go no earlier than the half-term's first day (or ``now`` if later).
     """
+    shared = SharedValues()
+    below = f"attendance below {threshold_percent:g}% last half-term"
+    above = f"attendance {threshold_percent:g}% or better last half-term"
     opening = local_instant(datetime.combine(half_term.start, time(0, 0)), tz)
     not_before = opening if now is None else max(opening, now)
     deliveries: list[Delivery] = []
@@ -90,16 +100,16 @@ def plan_fresh_start(
         links = [link for link in households.links_of_adult(adult_id) if link.pupil_id in households.pupils]
         if not links:
             continue
-        responsible = ordered_pupils(households, (link.pupil_id for link in links if link.parental_responsibility))
-        all_linked = ordered_pupils(households, (link.pupil_id for link in links))
         forbidden = households.standing(adult_id).forbidden_reason
         if forbidden is not None:
-            suppressed.append(suppression(adult, all_linked, forbidden))
+            suppressed.append(suppression(adult, _pupils_of(households, links), forbidden))
             continue
+        responsible = ordered_pupils(households, (link.pupil_id for link in links if link.parental_responsibility))
         if not responsible:
-            suppressed.append(suppression(adult, all_linked, NOT_IN_AUDIENCE, "no parental responsibility"))
+            suppressed.append(suppression(adult, _pupils_of(households, links), NOT_IN_AUDIENCE,
+                                          "no parental responsibility"))
             continue
-        concerned, reason, detail = _concerned_pupils(responsible, attendance, threshold_percent)
+        concerned, reason, detail = _concerned_pupils(responsible, attendance, threshold_percent, above)
         if not concerned:
             suppressed.append(suppression(adult, responsible, reason, detail))
             continue
@@ -118,16 +128,19 @@ def plan_fresh_start(
             continue
         send_at, timing_note = routine_send_at(not_before, window, tz, inset_days)
         missed = tuple(attendance[p.id].days_missed for p in concerned)
-        below = f"attendance below {threshold_percent:g}% last half-term"
         deliveries.append(build_delivery(households, adult, concerned, choice, send_at=send_at,
                                          message_kind="fresh_start", extra_why=[below, timing_note],
-                                         days_missed=missed))
+                                         days_missed=missed, shared=shared))
     ordered_deliveries, ordered_suppressed = sort_entries(deliveries, suppressed)
     return Plan("fresh_start", half_term.start, None, ordered_deliveries, ordered_suppressed)
 
 
+def _pupils_of(households: Households, links: list[LinkFacts]) -> list[PupilFacts]:
+    return ordered_pupils(households, (link.pupil_id for link in links))
+
+
 def _concerned_pupils(
-    pupils: list[PupilFacts], attendance: Mapping[int, AttendanceSummary], threshold_percent: float
+    pupils: list[PupilFacts], attendance: Mapping[int, AttendanceSummary], threshold_percent: float, above: str
 ) -> tuple[list[PupilFacts], str, str]:
     """(pupils to nudge about, else the reason and detail for nudging about none)."""
     if any(p.bereaved for p in pupils):
@@ -150,5 +163,5 @@ def _concerned_pupils(
     if long_term_ill:
         return [], EXCLUDED, "long-term illness"
     if has_data:
-        return [], ABOVE_THRESHOLD, f"attendance {threshold_percent:g}% or better last half-term"
+        return [], ABOVE_THRESHOLD, above
     return [], NO_ATTENDANCE_DATA, "no possible sessions recorded last half-term"

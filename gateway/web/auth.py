@@ -75,7 +75,7 @@ def _client_key(request: Request) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+def login_form(request: Request, next: str = "/") -> Response:
     """The sign-in page."""
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
@@ -86,7 +86,7 @@ def login_submit(
     db: DbSession,
     username: Annotated[str, Form(max_length=120)],
     password: Annotated[str, Form(max_length=1024)],
-    next: Annotated[str, Form()] = "/",  # noqa: A002
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check the password; on success start a fresh session and go where the user was heading."""
     limiter: AttemptLimiter = request.app.state.login_limiter

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
@@ -25,6 +26,16 @@ from gateway.models import StaffRole, StaffUser
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class SignedInStaff:
+    """Who is signed in, detached from the database session."""
+
+    id: int
+    username: str
+    display_name: str
+    role: StaffRole
 
 
 class LoginRequired(Exception):
@@ -107,7 +118,8 @@ def current_staff(request: Request, db: DbSession) -> StaffUser:
         request.session.pop("staff_id", None)
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(path if request.method in SAFE_METHODS else "/")
-    request.state.staff = staff
+    # A plain copy for the templates: error pages render after the request's session has closed.
+    request.state.staff = SignedInStaff(staff.id, staff.username, staff.display_name, staff.role)
     return staff
 
 

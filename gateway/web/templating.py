@@ -12,8 +12,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from gateway.models import StaffRole, StaffUser
-from gateway.web.deps import CSRF_FIELD, csrf_token
+from gateway.models import StaffRole
+from gateway.web.deps import CSRF_FIELD, SignedInStaff, csrf_token
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -69,7 +69,7 @@ def flash(request: Request, message: str, kind: str = "info") -> None:
     request.session["notices"] = notices[-5:]
 
 
-def navigation_for(staff: StaffUser | None, sandbox: bool) -> list[NavItem]:
+def navigation_for(staff: SignedInStaff | None, sandbox: bool) -> list[NavItem]:
     if staff is None:
         return []
     return [item for item in NAVIGATION
@@ -79,7 +79,7 @@ def navigation_for(staff: StaffUser | None, sandbox: bool) -> list[NavItem]:
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            headers: dict[str, str] | None = None) -> Response:
     """Render ``name`` with the page context every template relies on."""
-    staff: StaffUser | None = getattr(request.state, "staff", None)
+    staff: SignedInStaff | None = getattr(request.state, "staff", None)
     sandbox = bool(request.app.state.settings.sandbox)
     page: dict[str, Any] = {
         "staff": staff,

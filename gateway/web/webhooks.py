@@ -10,6 +10,7 @@ they record the row, commit, and leave the work to a worker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 XML = "application/xml"
+STATUS_ATTEMPTS = 6
+STATUS_RETRY_SECONDS = 0.25
 
 
 async def signed_params(request: Request) -> dict[str, str]:
@@ -71,8 +74,14 @@ async def status_callback(request: Request) -> Response:
         update = collaborators.parse_status_callback(params)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    with session_scope() as session:
-        result = apply_status(session, update)
+    for attempt in range(STATUS_ATTEMPTS):
+        with session_scope() as session:
+            result = apply_status(session, update)
+        if result.state is not None or attempt == STATUS_ATTEMPTS - 1:
+            break
+        # Unknown provider id: the callback can overtake the worker's commit of that id (a fast provider).
+        # Twilio does not retry status callbacks, so wait a moment here rather than lose the status.
+        await asyncio.sleep(STATUS_RETRY_SECONDS)
     if result.enqueue:
         enqueue_sends(result.enqueue)
     return Response(status_code=204)

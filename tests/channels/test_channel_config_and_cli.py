@@ -154,3 +154,68 @@ def test_memory_channel_answers_a_repeated_key_with_its_first_receipt() -> None:
     message = OutgoingMessage(1, "same", "sms", "+447700900123", "hello")
     assert channel.send(message) == channel.send(message)
     assert len(channel.outbox) == 1 and channel.sends_per_key["same"] == 2
+
+
+def test_sandbox_mode_defaults_to_the_sandbox_the_web_app_mounts() -> None:
+    settings = load_settings(channels="sandbox", public_url="http://127.0.0.1:8000")
+    config = channel_config_from_settings(settings)
+    assert config.twilio is not None
+    assert config.twilio.api_url == "http://127.0.0.1:8000/sandbox/twilio"
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "printed"),
+    [("sms", "07700 900123", "sent: sms SM"), ("email", "anna@example.org", "sent: email <"),
+     ("voice", "01632 960001", "sent: voice CA")],
+)
+def test_send_sends_what_the_renderer_made_through_the_sandboxes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, channel: str, address: str, printed: str
+) -> None:
+    """The command's own work, with a stand-in renderer (the real one is tested with the templates)."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from gateway.config import get_settings
+
+    @dataclass(frozen=True)
+    class Voice:
+        language: str = "pl-PL"
+        voice: str = "Polly.Ola-Neural"
+        prompt: str | None = "Naciśnij 1"
+
+    @dataclass(frozen=True)
+    class Rendered:
+        locale: str
+        text: str
+        subject: str | None
+        html: str | None
+        voice: Voice | None
+
+    seen: list[dict[str, object]] = []
+
+    def render_message(kind: str, *, locale: str, channel: str, context: dict[str, object]) -> Rendered:
+        seen.append({"kind": kind, "locale": locale, "channel": channel, "context": context})
+        return Rendered(locale, "Amira nie było dziś w szkole.", "Nieobecność" if channel == "email" else None,
+                        "<p>Amira</p>" if channel == "email" else None, Voice() if channel == "voice" else None)
+
+    fake = types.ModuleType("gateway.rendering")
+    fake.render_message = render_message  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gateway.rendering", fake)
+    monkeypatch.setenv("GATEWAY_CHANNELS", "sandbox")
+    monkeypatch.setenv("GATEWAY_VAR_DIR", str(tmp_path))
+    context_file = tmp_path / "context.json"
+    context_file.write_text(json.dumps({"school": {"name": "Oakfield"}, "date": "2026-11-23"}))
+    get_settings.cache_clear()
+    try:
+        code, out, err = _gateway(["send", "absence_first_day", "--channel", channel, "--to", address,
+                                   "--locale", "pl", "--context", str(context_file)])
+    finally:
+        get_settings.cache_clear()
+    assert code == 0, err
+    assert out.startswith(printed)
+    [call] = seen
+    assert call["kind"] == "absence_first_day" and call["locale"] == "pl" and call["channel"] == channel
+    from datetime import date
+
+    assert call["context"]["date"] == date(2026, 11, 23)  # type: ignore[index]

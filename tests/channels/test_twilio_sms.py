@@ -198,3 +198,39 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: go now
+
+
+def test_problem_details_errors_map_by_code_too() -> None:
+    from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
+    from channels.twilio_client import map_twilio_error
+
+    problem = TwilioServiceException("https://www.twilio.com/docs/errors/21610", "Unsubscribed", 400, 21610)
+    mapped = map_twilio_error(problem, None)
+    assert isinstance(mapped, PermanentDeliveryError) and mapped.reason == "opted_out"
+    plain_502 = TwilioRestException(502, "/x", "Bad gateway", 502)  # a proxy's HTML page: code = HTTP status
+    assert isinstance(map_twilio_error(plain_502, 4.0), TransientDeliveryError)
+
+
+def test_every_request_to_the_provider_takes_a_permit(sandbox: TwilioSandbox) -> None:
+    from channels.rate_limit import RateLimiter
+
+    class CountingLimiter(RateLimiter):
+        def __init__(self) -> None:
+            super().__init__(1000)
+            self.taken = 0
+
+        def acquire(self, timeout: float | None = None) -> int:
+            self.taken += 1
+            return super().acquire(timeout)
+
+    limiter = CountingLimiter()
+    channel = TwilioSmsChannel(twilio_config(sandbox), limiter)
+    try:
+        channel.send(sms())
+        sandbox.state.fail_next(1, 429, 20429)
+        with pytest.raises(TransientDeliveryError):
+            channel.send(sms())  # refused, but it still reached the provider: it counts
+    finally:
+        channel.close()
+    assert limiter.taken == 2

@@ -145,3 +145,9 @@ def test_empty_cells_never_erase_what_is_known(session: Session, tmp_path: Path)
     session.commit()
     adult = session.scalars(select(Adult)).one()
     assert (adult.language, adult.literacy) == ("pl", Literacy.PLAIN)
+
+
+def test_values_too_long_for_their_column_are_errors(session: Session, tmp_path: Path) -> None:
+    rows = [contact_row(1, contact_ref="R" * 65, title="Professor Emeritus Dr", pupil_forename="X" * 101)]
+    problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", rows))
+    assert sorted(p.split(": ")[2] for p in problems) == ["contact_ref", "pupil_forename", "title"]

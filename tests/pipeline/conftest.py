@@ -34,7 +34,7 @@ from gateway.pipeline import collaborators
 from gateway.pipeline.actors import QUEUES
 from gateway.pipeline.broker import reset_broker, setup_broker
 from gateway.pipeline.collaborators import Content
-from gateway.pipeline.worker import start_worker
+from gateway.pipeline.worker import start_worker, stop_worker
 
 LONDON = ZoneInfo("Europe/London")
 DAY = date(2026, 11, 23)  # a Monday
@@ -173,6 +173,6 @@ def pipeline(database_url: str) -> Iterator[Pipeline]:
         try:
             yield Pipeline(fixed, broker, worker, channels.sms, channels.email, channels.voice)
         finally:
-            worker.stop()
+            stop_worker(worker)
             reset_broker()
             gateway_clock.set_clock(None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from channels.base import Receipt
 from channels.errors import NOT_MOBILE, OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
 from channels.status import DeliveryStatus, StatusUpdate
 from gateway.models import ContactPoint, OutboxMessage, OutboxState
@@ -128,3 +130,51 @@ def test_gives_up_at_twenty_hundred(session: Session, pipeline: Pipeline) -> Non
     rows = _rows(session)
     assert rows[0].state is OutboxState.FAILED and rows[0].error_reason == "gave_up"
     assert rows[0].send_after is None or rows[0].send_after - pipeline.clock.now() < timedelta(hours=1)
+
+
+def test_a_stuck_message_is_reconciled_not_resent_blindly(session: Session, pipeline: Pipeline,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.pipeline import delivery
+    from gateway.pipeline.outbox import real_now
+
+    add_family(session)
+    with pipeline.broker_paused():
+        start_followup(session, DAY)
+        row = _rows(session)[0]
+        assert claim(session, row.id, pipeline.clock.now())  # a worker took it, then died
+        session.commit()
+    monkeypatch.setattr(delivery, "STUCK_AFTER_SECONDS", 0.0)
+    claimed_at = real_now() - timedelta(seconds=1)
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(claimed_at=claimed_at))
+    session.commit()
+    # The provider has it (the crash came after it accepted): record it, send nothing.
+    sent = Receipt("SM-found", DeliveryStatus.QUEUED, "sms")
+    pipeline.sms.find_sent = lambda message: sent if message.idempotency_key == row.idempotency_key else None
+    assert delivery.stuck_messages(session) == [row.id]
+    assert delivery.reconcile_stuck_message(row.id).state == "accepted"
+    found = _rows(session)[0]
+    assert (found.state, found.provider_id, found.attempts) == (OutboxState.ACCEPTED, "SM-found", 1)
+    assert pipeline.sms.outbox == []
+    # A second stuck row the provider never saw is queued again, and sent once.
+    other = add_message_stuck(session, pipeline)
+    pipeline.sms.find_sent = lambda message: None
+    outcome = delivery.reconcile_stuck_message(other)
+    assert outcome.state == "requeued"
+    from gateway.pipeline.outbox import enqueue_sends
+
+    enqueue_sends(outcome.enqueue)
+    pipeline.drain()
+    assert _rows(session)[1].state is OutboxState.ACCEPTED and len(pipeline.sms.outbox) == 1
+
+
+def add_message_stuck(session: Session, pipeline: Pipeline) -> int:
+    from gateway.pipeline.collaborators import Content
+    from gateway.pipeline.outbox import NewMessage, add_message, real_now
+
+    row = add_message(session, NewMessage(
+        idempotency_key="stuck:2", kind="absence_first_day", channel="sms", to_address="+447700900777",
+        locale="en-GB", variant="standard", context={}, prerendered=Content(text="hello")))
+    row.state = OutboxState.SENDING
+    row.claimed_at = real_now() - timedelta(seconds=5)
+    session.commit()
+    return row.id

@@ -244,7 +244,8 @@ def remove_contact_point(request: Request, pupil_id: int, point_id: int, db: DbS
 
 @router.post("/families/{pupil_id}/links/{link_id}/restriction")
 def change_restriction(request: Request, pupil_id: int, link_id: int, db: DbSession, staff: DslOnly,
-                       restriction: Annotated[Restriction, Form()], approve: Annotated[bool, Form()] = False) -> Response:
+                       restriction: Annotated[Restriction, Form()],
+                       approve: Annotated[bool, Form()] = False) -> Response:
     """The DSL sets or lifts a restriction on one adult for one pupil (or approves contact)."""
     link = db.get(PupilContact, link_id)
     if link is None:
@@ -269,7 +270,7 @@ def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str 
 
     if kind not in STAFF_KINDS:
         raise HTTPException(status_code=422, detail="Choose a message.")
-    pupil, adult, links = _adult_in_family(db, pupil_id, adult_id)
+    _pupil, adult, links = _adult_in_family(db, pupil_id, adult_id)
     pupils = [link.pupil for link in links]
     channel = channel if channel in CHANNELS else (adult.channels[0] if adult.channels else "sms")
     variant = adult.literacy.value if adult.literacy is Literacy.PLAIN else "standard"

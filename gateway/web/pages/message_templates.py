@@ -15,7 +15,10 @@ from gateway.web.deps import STAFF_DEPENDENCIES
 from gateway.web.templating import render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
+# The header field, or the same words in the catalog's leading comment (``pybabel update`` keeps comments
+# but may drop unknown header fields, so catalogs carry it either way).
 _REVIEW_HEADER = re.compile(r'^"X-Review-Status:\s*(?P<value>[^"\\]*)(?:\\n)?"\s*$', re.MULTILINE)
+_REVIEW_COMMENT = re.compile(r"^#\s*X-Review-Status:\s*(?P<value>.+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ def review_status(po_file: Path) -> str:
         head = po_file.read_text(encoding="utf-8")[:4000]  # the header block comes first
     except OSError:
         return "no catalog"
-    match = _REVIEW_HEADER.search(head)
+    match = _REVIEW_HEADER.search(head) or _REVIEW_COMMENT.search(head)
     return match.group("value").strip() if match else "not stated"
 
 
@@ -49,7 +52,7 @@ def locale_statuses() -> list[LocaleStatus]:
 
 
 def _choice(value: str | None, options: tuple[str, ...] | list[str], default: str) -> str:
-    return value if value in options else default
+    return value if value is not None and value in options else default
 
 
 @router.get("/templates")

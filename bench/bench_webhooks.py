@@ -1,0 +1,165 @@
+"""Issue 7: the inbound SMS webhook takes 500 signed texts a second.
+
+A real ``gateway serve`` process (uvicorn on loopback, no worker: the webhook only records and enqueues)
+over a fresh database (SQLite under a temp folder, or PostgreSQL with GATEWAY_BENCH_DATABASE_URL /
+GATEWAY_TEST_DATABASE_URL), driven by an httpx client pool sending Twilio-signed texts, each with its own
+MessageSid. Every text must be answered 200 and stored exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench.common import PG_URL, BenchResult, stopwatch
+
+TARGET = 500.0  # texts per second
+CONCURRENCY = 32
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _database(folder: Path) -> tuple[str, str | None]:
+    """(URL, name of a PostgreSQL database to drop afterwards or None)."""
+    from gateway.db import normalise_url
+
+    if not PG_URL:
+        return f"sqlite:///{folder / 'bench.db'}", None
+    server = make_url(normalise_url(PG_URL))
+    name = f"gwbench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop(name: str) -> None:
+    from gateway.db import normalise_url
+
+    admin = create_engine(make_url(normalise_url(PG_URL or "")), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _signed_requests(count: int, public_url: str) -> list[tuple[dict[str, str], dict[str, str]]]:
+    from channels.twilio_signature import compute_signature
+    from gateway.config import SANDBOX_AUTH_TOKEN
+
+    url = public_url + "/webhooks/twilio/sms"
+    requests = []
+    for n in range(count):
+        sid = f"SM{uuid.uuid4().hex}"
+        params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
+                  "From": f"+4477009{n % 100000:05d}", "To": "+447700900000", "Body": "Amira is ill today",
+                  "NumMedia": "0"}
+        requests.append((params, {"X-Twilio-Signature": compute_signature(SANDBOX_AUTH_TOKEN, url, params)}))
+    return requests
+
+
+async def _send_all(base: str, requests: list[tuple[dict[str, str], dict[str, str]]]) -> list[int]:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    statuses: list[int] = []
+    queue: asyncio.Queue[tuple[dict[str, str], dict[str, str]]] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                params, headers = queue.get_nowait()
+                response = await client.post("/webhooks/twilio/sms", data=params, headers=headers)
+                statuses.append(response.status_code)
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return statuses
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gateway serve exited before it was ready")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gateway serve did not become ready")
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    """Texts per second with one web process (the default) and with two (``gateway serve --workers 2``)."""
+    return [measure(1, quick), measure(2, quick)]
+
+
+def measure(processes: int, quick: bool) -> BenchResult:
+    """Send signed texts to a real server and report texts per second."""
+    from gateway.db import dispose_engines
+    from gateway.migrate import upgrade
+    from gateway.models import InboundMessage
+
+    count = 1000 if quick else 5000
+    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
+        folder = Path(tmp)
+        url, pg_name = _database(folder)
+        upgrade(url)
+        dispose_engines()
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "TWILIO_", "SMTP_"))}
+        env.update(GATEWAY_DATABASE_URL=url, GATEWAY_CHANNELS="sandbox", GATEWAY_PUBLIC_URL=base,
+                   GATEWAY_BROKER_URL="memory://", GATEWAY_SECRET_KEY="bench", GATEWAY_VAR_DIR=str(folder / "var"))
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port),
+                                    "--workers", str(processes)],
+                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_ready(base, process)
+            requests = _signed_requests(count, base)
+            asyncio.run(_send_all(base, requests[:50]))  # warm up: connections, imports, first queries
+            with stopwatch() as elapsed:
+                statuses = asyncio.run(_send_all(base, requests[50:]))
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                stored = conn.scalar(select(func.count()).select_from(InboundMessage))
+            engine.dispose()
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            if pg_name:
+                _drop(pg_name)
+    sent = len(statuses)
+    rate = sent / elapsed[0]
+    ok_all = all(code == 200 for code in statuses) and stored == count
+    backend = "postgresql" if PG_URL else "sqlite"
+    return BenchResult(issue=7, name=f"inbound SMS webhook, {processes} web process{'es' if processes > 1 else ''} "
+                                    f"({backend})", value=round(rate, 1), unit="texts/s", target=f">= {TARGET:.0f}",
+                       ok=rate >= TARGET and ok_all,
+                       note=f"{sent} signed texts, {CONCURRENCY} connections; {stored} stored; "
+                            f"non-200: {sum(1 for c in statuses if c != 200)}")
+
+
+if __name__ == "__main__":
+    for result in run(quick="--quick" in sys.argv):
+        print(result)

@@ -1,0 +1,188 @@
+"""``gateway templates check``: every template in every locale, and the catalogs behind them.
+
+Fails (one line per problem) when the ``.pot`` is stale against the templates, a catalog lacks a string or
+its review-status header, a translation's placeholders differ from the source, a compiled ``.mo`` no longer
+matches its ``.po`` (we ship the ``.mo``: run ``make i18n``), a template fails to render, or an SMS is over
+budget (GSM-7: 2 segments, UCS-2: 3) with long realistic names and two siblings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from gateway.resources import config_dir, locales_dir, templates_dir
+
+from .catalogs import catalog_from_babel, catalog_path
+from .context import KINDS, sample_context
+from .locales import SOURCE_LOCALE, available_locales
+from .sms import sms_segments
+from .renderer import CHANNELS, KEYPAD_KINDS, VARIANTS, TemplateRenderError, render_message
+
+SMS_BUDGET = {"GSM-7": 2, "UCS-2": 3}
+REVIEW_HEADER = "X-Review-Status"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+# A plural form may spell out its number ("one day", Arabic "يوم واحد") instead of printing it.
+_OPTIONAL_IN_PLURAL_FORMS = frozenset({"count", "num"})
+
+MessageId = str | tuple[str, ...]
+
+
+@dataclass
+class CheckReport:
+    """Problems (one line each) and the SMS figures for every kind x locale x variant."""
+
+    problems: list[str] = field(default_factory=list)
+    sms: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": self.problems, "sms": self.sms}
+
+
+def _message_key(message_id: Any) -> MessageId:
+    return tuple(message_id) if isinstance(message_id, tuple | list) else str(message_id)
+
+
+def extracted_message_ids(root: Path | None = None) -> set[MessageId]:
+    """The msgids that ``pybabel extract -F config/babel.cfg`` finds now (without writing a file)."""
+    root = root or templates_dir().parent
+    with (config_dir() / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    return {_message_key(found[2]) for found in extract_from_dir(str(root), method_map, options_map)}
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def _check_placeholders(locale: str, message_id: Any, strings: Any, problems: list[str]) -> None:
+    if isinstance(message_id, tuple | list):
+        source = _placeholders(message_id[0]) | _placeholders(message_id[1])
+        for index, form in enumerate(strings):
+            found = _placeholders(form)
+            if found - source or (source - found) - _OPTIONAL_IN_PLURAL_FORMS:
+                problems.append(f"{locale}: placeholders of form {index} of {message_id[0]!r} are "
+                                f"{sorted(found)}, the source has {sorted(source)}")
+    elif _placeholders(strings) != _placeholders(message_id):
+        problems.append(f"{locale}: placeholders of {message_id!r} are {sorted(_placeholders(strings))}, "
+                        f"the source has {sorted(_placeholders(message_id))}")
+
+
+def check_catalog(locale: str, template_ids: set[MessageId]) -> list[str]:
+    """Problems of one locale's ``.po``/``.mo``: completeness, placeholders, plural forms, review header, .mo."""
+    problems: list[str] = []
+    po_path = catalog_path(locale, ".po")
+    if not po_path.exists():
+        return [f"{locale}: {po_path} is missing"]
+    with po_path.open("rb") as handle:
+        catalog: Catalog = read_po(handle, locale=locale.replace("-", "_"))
+    if REVIEW_HEADER not in (catalog.header_comment or ""):
+        problems.append(f"{locale}: {po_path.name} header does not record {REVIEW_HEADER}")
+    for message in catalog:
+        if not message.id:
+            continue
+        key = _message_key(message.id)
+        if key not in template_ids:
+            continue  # obsolete: `make i18n` drops it
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        if message.fuzzy or not all(strings):
+            problems.append(f"{locale}: no translation for {key if isinstance(key, str) else key[0]!r}")
+            continue
+        if isinstance(key, tuple) and len(strings) != catalog.num_plurals:
+            problems.append(f"{locale}: {key[0]!r} has {len(strings)} plural forms, the language has "
+                            f"{catalog.num_plurals}")
+        _check_placeholders(locale, message.id, message.string, problems)
+    missing = template_ids - {_message_key(m.id) for m in catalog if m.id}
+    for key in sorted(missing, key=str):
+        problems.append(f"{locale}: msgid missing from catalog: {key if isinstance(key, str) else key[0]!r}")
+    mo_path = catalog_path(locale, ".mo")
+    if not mo_path.exists():
+        problems.append(f"{locale}: {mo_path.name} is missing (run `make i18n`)")
+    else:
+        with mo_path.open("rb") as handle:
+            compiled = catalog_from_babel(locale, read_mo(handle))
+        expected = catalog_from_babel(locale, catalog)
+        if (compiled.singular, compiled.plural) != (expected.singular, expected.plural):
+            problems.append(f"{locale}: {mo_path.name} does not match {po_path.name} (run `make i18n`)")
+    return problems
+
+
+def check_pot(extracted: set[MessageId]) -> tuple[list[str], set[MessageId]]:
+    """Problems of ``locales/messages.pot`` against a fresh extraction, and the .pot's msgids."""
+    pot_path = locales_dir() / "messages.pot"
+    if not pot_path.exists():
+        return [f"{pot_path} is missing (run `make i18n`)"], extracted
+    with pot_path.open("rb") as handle:
+        pot_ids = {_message_key(m.id) for m in read_po(handle) if m.id}
+    problems = []
+    if pot_ids != extracted:
+        new, gone = len(extracted - pot_ids), len(pot_ids - extracted)
+        problems.append(f"{pot_path.name} is stale: {new} new and {gone} removed msgids (run `make i18n`)")
+    return problems, pot_ids
+
+
+def check_renders(locales: Iterable[str]) -> CheckReport:
+    """Render every kind x locale x channel x variant with the long sample names; collect problems and SMS."""
+    report = CheckReport()
+    for kind in KINDS:
+        context = sample_context(kind)
+        for locale in locales:
+            for variant in VARIANTS:
+                for channel in CHANNELS:
+                    where = f"{kind} [{locale}, {channel}, {variant}]"
+                    try:
+                        message = render_message(kind, locale=locale, channel=channel, variant=variant,
+                                                 context=context)
+                    except TemplateRenderError as exc:
+                        report.problems.append(f"{where}: {exc.detail}")
+                        continue
+                    if message.locale != locale:
+                        report.problems.append(f"{where}: rendered in {message.locale}")
+                    if message.missing_translations:
+                        report.problems.append(f"{where}: fell back to en-GB for {len(message.missing_translations)}"
+                                               f" string(s), e.g. {message.missing_translations[0]!r}")
+                    if channel == "voice" and message.voice is not None and kind in KEYPAD_KINDS \
+                            and not message.voice.prompt:
+                        report.problems.append(f"{where}: keypad prompt missing")
+                    if channel == "sms" and message.encoding and message.segments is not None:
+                        budget = SMS_BUDGET[message.encoding]
+                        report.sms.append({"kind": kind, "locale": locale, "variant": variant,
+                                           "encoding": message.encoding, "segments": message.segments,
+                                           "characters": sms_segments(message.text).characters,
+                                           "budget": budget})
+                        if message.segments > budget:
+                            report.problems.append(f"{where}: {message.segments} segments in {message.encoding} "
+                                                   f"(budget {budget})")
+    return report
+
+
+def check_templates(*, include_pot: bool = True) -> CheckReport:
+    """Everything ``gateway templates check`` verifies, as one report."""
+    locales = available_locales()
+    problems: list[str] = []
+    if include_pot:
+        extracted = extracted_message_ids()
+        pot_problems, _pot_ids = check_pot(extracted)
+        problems += pot_problems
+    else:
+        with (locales_dir() / "messages.pot").open("rb") as handle:
+            extracted = {_message_key(m.id) for m in read_po(handle) if m.id}
+    for locale in locales:
+        if locale != SOURCE_LOCALE:
+            problems += check_catalog(locale, extracted)
+    report = check_renders(locales)
+    report.problems[:0] = problems
+    return report

@@ -1,0 +1,150 @@
+"""Crash drills: 5,000 texts through `gateway worker` processes on a private Redis and PostgreSQL, while
+(a) the worker is killed with SIGKILL mid-batch and restarted, or (b) Redis is restarted mid-batch (losing
+every queued broker message: it runs without persistence). The Twilio sandbox counts what it was asked to
+send per idempotency key: every message must arrive exactly once and none may be lost.
+
+The reconciler's provider lookup (``find_sent``) is stood in by a lookup of the sandbox's records, see
+``tests/pipeline/gateway_process.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from channels.sandbox.runner import free_port
+from channels.sandbox.twilio_api import TwilioSandbox, start_twilio_sandbox
+from gateway import clock
+from gateway.models import OutboxMessage, OutboxState
+from tests.pipeline.test_scheduler import _logs, child_env, gateway_process
+
+BATCH = 5_000
+pytestmark = [pytest.mark.slow]
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, without persistence, that a test may restart."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.dir = tmp_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[TwilioSandbox]:
+    with start_twilio_sandbox() as running:
+        running.state.send_callbacks = False
+        yield running
+
+
+def _fill_outbox(session: Session) -> None:
+    now = clock.now()
+    session.execute(insert(OutboxMessage), [
+        {"idempotency_key": f"crash:{i}", "kind": "absence_first_day", "channel": "sms",
+         "to_address": f"+4477009{i:05d}", "text": f"crash drill message {i}", "state": OutboxState.QUEUED,
+         "locale": "en-GB", "variant": "standard", "pupil_ids": [], "fallback_channels": [], "context": {},
+         "attempts": 0, "same_day": False, "created_at": now, "queued_at": now, "updated_at": now}
+        for i in range(BATCH)])
+    session.commit()
+
+
+def _accepted(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.state == OutboxState.ACCEPTED)) or 0)
+
+
+def _wait_for(session: Session, count: int, deadline: float, tmp_path: Path) -> int:
+    while time.monotonic() < deadline:
+        done = _accepted(session)
+        if done >= count:
+            return done
+        time.sleep(0.25)
+    raise AssertionError(f"only {_accepted(session)} of {count} accepted in time\n{_logs(tmp_path)}")
+
+
+@pytest.mark.parametrize("disaster", ["sigkill_worker", "restart_redis"])
+def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, database_url: str,
+                                             private_redis: PrivateRedis, sandbox: TwilioSandbox,
+                                             tmp_path: Path) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("the crash drill runs on PostgreSQL (separate worker processes)")
+    _fill_outbox(session)
+    env = child_env(database_url, tmp_path, GATEWAY_BROKER_URL=private_redis.url, TWILIO_API_URL=sandbox.url,
+                    TWILIO_MPS="100000", GATEWAY_STUCK_SECONDS="3", GATEWAY_REENQUEUE_SECONDS="8",
+                    GATEWAY_SCHEDULER_TICK="0.5", PIPELINE_TEST_STANDINS="sandbox_lookup")
+    scheduler = gateway_process(["scheduler"], env, tmp_path / "scheduler.log")
+    worker = gateway_process(["worker", "--threads", "8"], env, tmp_path / "worker1.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 150
+        _wait_for(session, BATCH // 4, deadline, tmp_path)
+        if disaster == "sigkill_worker":
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            second = gateway_process(["worker", "--threads", "8"], env, tmp_path / "worker2.log")
+        else:
+            private_redis.stop()
+            private_redis.start()
+        _wait_for(session, BATCH, deadline, tmp_path)
+    finally:
+        for process in (scheduler, worker, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+    session.expire_all()
+    states = dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+    assert states == {OutboxState.ACCEPTED: BATCH}, states
+    attempts = sandbox.state.attempts_per_key
+    keys = {f"crash:{i}" for i in range(BATCH)}
+    assert set(attempts) == keys  # none lost
+    duplicates = {key: n for key, n in attempts.items() if n != 1}
+    assert duplicates == {}, f"sent more than once: {duplicates}"
+    assert len(sandbox.state.messages()) == BATCH
+    provider_ids = set(session.scalars(select(OutboxMessage.provider_id)))
+    assert provider_ids == {record.sid for record in sandbox.state.messages()}
