@@ -56,6 +56,23 @@ def export_adult_command(adult_id: int | None, ref: str | None, phone: str | Non
         emit_json(document)
 
 
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="Run a scripted school day on an accelerated clock, print a summary.")
+@click.option("--pupils", default=600, show_default=True, help="Size of the demo school.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def demo_command(no_serve: bool, pupils: int, host: str, port: int) -> None:
+    """What `make demo` runs: seed the demo school and serve it, or run its school day (--no-serve)."""
+    from gateway.operations.demo import run_demo_day, serve_demo
+
+    if no_serve:
+        if not run_demo_day(pupils=pupils):
+            raise SystemExit(1)
+    else:
+        serve_demo(host=host, port=port, pupils=pupils)
+
+
 def register(cli: click.Group, groups: dict[str, click.Group]) -> None:
     cli.add_command(purge_command)
+    cli.add_command(demo_command)
     groups["export"].add_command(export_adult_command)
