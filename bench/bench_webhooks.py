@@ -92,6 +92,20 @@ async def _send_all(base: str, requests: list[tuple[dict[str, str], dict[str, st
     return statuses
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its live child processes (Linux /proc)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += _cpu_seconds(int(child))
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -135,8 +149,10 @@ def measure(processes: int, quick: bool) -> BenchResult:
             _wait_ready(base, process)
             requests = _signed_requests(count, base)
             asyncio.run(_send_all(base, requests[:50]))  # warm up: connections, imports, first queries
+            cpu_before = _cpu_seconds(process.pid)
             with stopwatch() as elapsed:
                 statuses = asyncio.run(_send_all(base, requests[50:]))
+            server_cpu = _cpu_seconds(process.pid) - cpu_before
             engine = create_engine(url)
             with engine.connect() as conn:
                 stored = conn.scalar(select(func.count()).select_from(InboundMessage))
@@ -157,7 +173,9 @@ def measure(processes: int, quick: bool) -> BenchResult:
                                     f"({backend})", value=round(rate, 1), unit="texts/s", target=f">= {TARGET:.0f}",
                        ok=rate >= TARGET and ok_all,
                        note=f"{sent} signed texts, {CONCURRENCY} connections; {stored} stored; "
-                            f"non-200: {sum(1 for c in statuses if c != 200)}")
+                            f"non-200: {sum(1 for c in statuses if c != 200)}; server CPU "
+                            f"{1000 * server_cpu / sent:.2f} ms a text (= {sent / server_cpu:.0f}/s per core); "
+                            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ every machine sharing the key):
   less than ``slack`` intervals late; so with work queued the pace stays at the cap instead of at the cap
   less every waiter's lateness.
 
-Within a process, waiters take turns through a lock so only one of them polls the clock (or Redis) at a
-time: the others would only learn that the next slot is taken.
+Within a process, at most two waiters poll the clock (or Redis) at a time: more would only learn that the
+next slot is taken, while a second one keeps the pace when the first is woken late by a busy machine.
 """
 
 from __future__ import annotations
@@ -76,8 +76,13 @@ class _LocalPermitClock:
         self.slack_ns = SLACK_INTERVALS * self.interval_ns
         self._next_slot = 0
         self._log: deque[int] = deque()
+        self._lock = threading.Lock()
 
     def try_acquire(self) -> tuple[bool, float, int]:
+        with self._lock:
+            return self._try_acquire_locked()
+
+    def _try_acquire_locked(self) -> tuple[bool, float, int]:
         now = time.monotonic_ns()
         if now < self._next_slot - self.slack_ns:
             return False, (self._next_slot - self.slack_ns - now) / 1e9, 0
@@ -123,12 +128,14 @@ class RateLimitTimeout(Exception):
 class RateLimiter:
     """Blocking permits at ``rate`` per second: in-process, or shared through Redis with :meth:`shared`."""
 
-    def __init__(self, rate: float, *, clock: _PermitClock | None = None, guard: float = GUARD_SECONDS) -> None:
+    def __init__(
+        self, rate: float, *, clock: _PermitClock | None = None, guard: float = GUARD_SECONDS, pollers: int = 2
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be greater than 0")
         self.rate = rate
         self._clock: _PermitClock = clock or _LocalPermitClock(rate, guard)
-        self._turn = threading.Lock()
+        self._turn = threading.BoundedSemaphore(pollers)
 
     @classmethod
     def shared(cls, redis_url: str, rate: float, *, key: str, guard: float = GUARD_SECONDS) -> RateLimiter:
@@ -141,7 +148,7 @@ class RateLimiter:
 
         Raises RateLimitTimeout when ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._turn.acquire(timeout=-1 if timeout is None else timeout):
+        if not self._turn.acquire(timeout=timeout):
             raise RateLimitTimeout(f"no permit within {timeout} s")
         try:
             while True:

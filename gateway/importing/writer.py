@@ -42,6 +42,7 @@ _T = TypeVar("_T")
 
 
 def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of ``size``: one IN (...) query or one executemany batch each."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 

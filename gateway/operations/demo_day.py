@@ -108,15 +108,17 @@ class Parents:
             self.sent[reply.channel] += 1
 
 
-def _drain(rounds: int = 3) -> None:
-    """Wait until the in-process broker's queues are empty (status callbacks may add more; go round again)."""
+def _drain() -> None:
+    """Wait until the in-process broker's queues are empty. Status callbacks from the sandbox arrive a moment
+    after a send and enqueue more work, so wait once more after a short pause; anything later is picked up
+    at the next step."""
     from gateway.pipeline.broker import get_pipeline_broker
 
     broker: Any = get_pipeline_broker()
-    for _ in range(rounds):
+    for pause in (0.05, 0.1):
         for queue in list(broker.get_declared_queues()):
             broker.join(queue, timeout=60_000)
-        time.sleep(0.15)
+        time.sleep(pause)
 
 
 def run_school_day(day: date, *, seed: int = 7, step_minutes: int = 5, announce: Any = print) -> dict[str, Any]:

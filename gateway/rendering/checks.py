@@ -25,8 +25,8 @@ from gateway.resources import config_dir, locales_dir, templates_dir
 from .catalogs import catalog_from_babel, catalog_path
 from .context import KINDS, sample_context
 from .locales import SOURCE_LOCALE, available_locales
-from .sms import sms_segments
 from .renderer import CHANNELS, KEYPAD_KINDS, VARIANTS, TemplateRenderError, render_message
+from .sms import sms_segments
 
 SMS_BUDGET = {"GSM-7": 2, "UCS-2": 3}
 REVIEW_HEADER = "X-Review-Status"
@@ -60,7 +60,7 @@ def extracted_message_ids(root: Path | None = None) -> set[MessageId]:
     """The msgids that ``pybabel extract -F config/babel.cfg`` finds now (without writing a file)."""
     root = root or templates_dir().parent
     with (config_dir() / "babel.cfg").open() as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
+        method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
     return {_message_key(found[2]) for found in extract_from_dir(str(root), method_map, options_map)}
 
 

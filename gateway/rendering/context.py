@@ -22,8 +22,8 @@ Dates may also be ISO strings (``"2026-11-23"``) so a JSON file works as a conte
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Any
 
 KINDS = (
@@ -37,7 +37,7 @@ KIND_FIELDS: Mapping[str, Mapping[str, type]] = {
     "absence_emergency_contact": {},
     "absence_continuing": {"days_absent": int},
     "reply_thanks": {},
-    "fresh_start": {"days_missed": int, "half_term_name": str, "start_date": date},
+    "fresh_start": {"days_missed": int, "half_term_name": str, "start_date": dt.date},
     "positive_attendance": {"improved_sessions": int},
     "fortnightly_checkin": {},
 }
@@ -51,12 +51,12 @@ class ContextError(ValueError):
         super().__init__(f"{kind}: {field}: {message}")
 
 
-def _as_date(kind: str, field: str, value: Any) -> date:
-    if isinstance(value, date):
+def _as_date(kind: str, field: str, value: Any) -> dt.date:
+    if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            return dt.date.fromisoformat(value)
         except ValueError:
             pass
     raise ContextError(kind, field, f"expected a date (YYYY-MM-DD), got {value!r}")
@@ -68,13 +68,13 @@ def build_context(
     school: Mapping[str, str],
     recipient: Mapping[str, str],
     pupils: Sequence[Mapping[str, str]],
-    date: date | str,
+    date: dt.date | str,
     **kind_specific: Any,
 ) -> dict[str, Any]:
     """Check and assemble the context for ``kind``; raise :class:`ContextError` naming what is wrong.
 
     >>> build_context("absence_continuing", school=SCHOOL, recipient=ADULT, pupils=[CHILD],
-    ...               date=date(2026, 11, 23), days_absent=3)
+    ...               date=dt.date(2026, 11, 23), days_absent=3)
     """
     if kind not in KIND_FIELDS:
         raise ContextError(kind, "kind", f"unknown kind; expected one of {', '.join(KINDS)}")
@@ -103,7 +103,7 @@ def build_context(
         if field not in kind_specific or kind_specific[field] is None:
             raise ContextError(kind, field, f"missing (needed by {kind})")
         value = kind_specific[field]
-        if field_type is date:
+        if field_type is dt.date:
             value = _as_date(kind, field, value)
         elif field_type is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ContextError(kind, field, f"expected a whole number of 0 or more, got {value!r}")
@@ -118,10 +118,10 @@ SAMPLE_SCHOOL = {"name": "St Mary's Church of England Primary School", "phone": 
 SAMPLE_RECIPIENT = {"title": "Ms", "forename": "Grace", "surname": "Fitzgerald-Okonkwo"}
 SAMPLE_PUPILS = [{"forename": "Amelia-Rose", "surname": "Fitzgerald-Okonkwo"},
                  {"forename": "Yusuf", "surname": "Fitzgerald-Okonkwo"}]
-SAMPLE_DATE = date(2026, 11, 23)
+SAMPLE_DATE = dt.date(2026, 11, 23)
 SAMPLE_KIND_VALUES: Mapping[str, Mapping[str, Any]] = {
     "absence_continuing": {"days_absent": 3},
-    "fresh_start": {"days_missed": 7, "half_term_name": "Spring 1", "start_date": date(2027, 1, 5)},
+    "fresh_start": {"days_missed": 7, "half_term_name": "Spring 1", "start_date": dt.date(2027, 1, 5)},
     "positive_attendance": {"improved_sessions": 8},
 }
 

@@ -24,8 +24,9 @@ def build_email_message(rendered: RenderedMessage, *, sender: str, recipient: st
         message["Reply-To"] = reply_to
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message["Content-Language"] = rendered.locale
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     if rendered.html:
         message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    # After the body: set_content() drops every Content-* header already present.
+    message["Content-Language"] = rendered.locale
     return message

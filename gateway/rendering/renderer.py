@@ -25,7 +25,7 @@ from jinja2 import TemplateNotFound, UndefinedError
 from gateway.errors import GatewayError
 
 from .catalogs import load_catalog
-from .context import KINDS, KIND_FIELDS, ContextError
+from .context import KIND_FIELDS, KINDS, ContextError
 from .environment import MessageTranslator, get_template
 from .locales import babel_locale, resolve_locale, text_direction
 from .sms import Encoding, normalise_sms_text, sms_segments
@@ -92,9 +92,29 @@ def _spoken_phone(phone: str) -> str:
 def _field(context: Mapping[str, Any], kind: str, path: str) -> Any:
     value: Any = context
     for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value or value[part] is None:
+        try:
+            value = value[part]
+        except (KeyError, TypeError, IndexError):
+            value = None
+        if value is None:
             raise ContextError(kind, path, "missing")
-        value = value[part]
+    return value
+
+
+def _day_field(context: Mapping[str, Any], kind: str, path: str) -> date:
+    value = _field(context, kind, path)
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ContextError(kind, path, f"expected a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _count_field(context: Mapping[str, Any], kind: str, path: str) -> int:
+    value = _field(context, kind, path)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ContextError(kind, path, f"expected a whole number of 0 or more, got {value!r}")
     return value
 
 
@@ -104,13 +124,12 @@ def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[
         raise ContextError(kind, "pupils", "at least one pupil is needed")
     full_names = channel == "email"  # a letter names each child in full; texts and calls use first names
     names = tuple(
-        f"{_field(p, kind, 'forename')} {_field(p, kind, 'surname')}" if full_names else str(_field(p, kind, "forename"))
+        f"{_field(p, kind, 'forename')} {_field(p, kind, 'surname')}" if full_names
+        else str(_field(p, kind, "forename"))
         for p in pupils
     )
     recipient = _field(context, kind, "recipient")
-    day = _field(context, kind, "date")
-    if isinstance(day, str):
-        day = date.fromisoformat(day)
+    day = _day_field(context, kind, "date")
     phone = str(_field(context, kind, "school.phone"))
     values: dict[str, Any] = {
         "school": _field(context, kind, "school.name"),
@@ -124,15 +143,13 @@ def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[
     }
     fields = KIND_FIELDS.get(kind, {})
     if "days_absent" in fields:
-        values["count"] = int(_field(context, kind, "days_absent"))
+        values["count"] = _count_field(context, kind, "days_absent")
     elif "days_missed" in fields:
-        values["count"] = int(_field(context, kind, "days_missed"))
-        start = _field(context, kind, "start_date")
-        values["start"] = _format_day(date.fromisoformat(start) if isinstance(start, str) else start,
-                                      locale, channel == "sms")
+        values["count"] = _count_field(context, kind, "days_missed")
+        values["start"] = _format_day(_day_field(context, kind, "start_date"), locale, channel == "sms")
         values["half_term"] = _field(context, kind, "half_term_name")
     elif "improved_sessions" in fields:
-        values["count"] = max(1, int(_field(context, kind, "improved_sessions")) // 2)
+        values["count"] = max(1, _count_field(context, kind, "improved_sessions") // 2)
     return values
 
 
@@ -173,7 +190,8 @@ def render_message(
             text = normalise_sms_text(_one_line(get_template(f"{folder}/sms.txt").render(values)))
             info = sms_segments(text)
             return RenderedMessage(kind, resolved, channel, variant, text, segments=info.segments,
-                                   encoding=info.encoding, missing_translations=tuple(dict.fromkeys(translator.missing)))
+                                   encoding=info.encoding,
+                                   missing_translations=tuple(dict.fromkeys(translator.missing)))
         if channel == "voice":
             text = _one_line(get_template(f"{folder}/voice.txt").render(values))
             spec = voice_for_locale(resolved)

@@ -54,10 +54,18 @@ NO_TWILIO_VOICE = frozenset({"so", "ur"})
 
 
 def voice_for_locale(locale: str) -> VoiceSpec | None:
-    """The ``<Say>`` language and voice for a locale tag, or None when Twilio cannot speak it."""
-    if locale in NO_TWILIO_VOICE:
+    """The ``<Say>`` language and voice for a locale tag, or None when Twilio cannot speak it.
+
+    A regional tag finds its language's voice (``pl-PL`` -> pl-PL, ``en`` -> en-GB), never another language's.
+    """
+    if locale in TWILIO_VOICES:
+        return TWILIO_VOICES[locale]
+    language = locale.replace("_", "-").split("-", 1)[0].lower()
+    if language in NO_TWILIO_VOICE:
         return None
-    return TWILIO_VOICES.get(locale)
+    if language == "en":
+        return TWILIO_VOICES["en-GB"]
+    return TWILIO_VOICES.get(language)
 
 
 def with_prompt(spec: VoiceSpec, prompt: str | None) -> VoiceSpec:

@@ -102,7 +102,7 @@ def capabilities_from_rendering(probe: Iterable[str] = COMMON_LOCALES) -> Locale
         return STATIC_CAPABILITIES
     resolve_locale = getattr(rendering, "resolve_locale", None)
     catalogs = tuple(available_locales())
-    candidates = dict.fromkeys([*catalogs, *probe])
+    candidates = dict.fromkeys([*catalogs, *probe, *_home_language_tags()])
     voices = [locale for locale in candidates if voice_for_locale(locale) is not None]
     fallbacks: dict[str, str] = {}
     if resolve_locale is not None:
@@ -111,3 +111,12 @@ def capabilities_from_rendering(probe: Iterable[str] = COMMON_LOCALES) -> Locale
                 fallbacks[locale] = resolve_locale(locale)[0]
     default = catalogs[0] if catalogs else DEFAULT_LOCALE
     return LocaleCapabilities.of(catalogs, voices, fallbacks=fallbacks, default_locale=default)
+
+
+def _home_language_tags() -> list[str]:
+    """Every language the DfE code table knows, so any home language gets an answer about its voice."""
+    try:
+        from gateway.languages import DFE_LANGUAGES
+    except ImportError:
+        return []
+    return sorted({tag for tag, _name in DFE_LANGUAGES.values()})

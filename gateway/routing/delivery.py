@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from gateway.routing.facts import AdultFacts, Households, PupilFacts
@@ -11,6 +12,9 @@ from gateway.routing.plan import Delivery, Suppression
 from gateway.routing.reach import ChannelChoice
 
 T = TypeVar("T")
+_UPN = attrgetter("upn")
+_DELIVERY_ORDER = attrgetter("send_at", "contact_name", "adult_id")
+_SUPPRESSION_ORDER = attrgetter("contact_name", "adult_id")
 
 
 def wanted_locale(adult: AdultFacts, pupils: Sequence[PupilFacts]) -> str | None:
@@ -86,8 +90,11 @@ def suppression(adult: AdultFacts, pupils: Iterable[PupilFacts], reason: str, de
 
 def ordered_pupils(households: Households, pupil_ids: Iterable[int]) -> list[PupilFacts]:
     """The loaded pupils among ``pupil_ids``, once each, ordered by UPN (stable output for staff)."""
-    pupils = {pid: households.pupils[pid] for pid in pupil_ids if pid in households.pupils}
-    return sorted(pupils.values(), key=lambda p: p.upn)
+    known = households.pupils
+    pupils = {pid: known[pid] for pid in pupil_ids if pid in known}
+    if len(pupils) <= 1:  # most adults have one child: no sort needed
+        return list(pupils.values())
+    return sorted(pupils.values(), key=_UPN)
 
 
 def sort_entries(
@@ -95,6 +102,6 @@ def sort_entries(
 ) -> tuple[tuple[Delivery, ...], tuple[Suppression, ...]]:
     """Deliveries by send time then name; suppressions by name (ids break ties between namesakes)."""
     return (
-        tuple(sorted(deliveries, key=lambda d: (d.send_at, d.contact_name, d.adult_id))),
-        tuple(sorted(suppressed, key=lambda s: (s.contact_name, s.adult_id))),
+        tuple(sorted(deliveries, key=_DELIVERY_ORDER)),
+        tuple(sorted(suppressed, key=_SUPPRESSION_ORDER)),
     )

@@ -37,7 +37,7 @@ def load_households(session: Session, pupil_ids: Collection[int] | None = None) 
     is the adult's restriction everywhere. The cyclic garbage collector is paused while the (acyclic) facts
     are built: at trust scale its repeated full scans of a growing heap would triple the loading time.
     """
-    with _gc_paused():
+    with paused_gc():
         builder = _FactBuilder()
         if pupil_ids is None:
             pupils = {p.id: p for p in map(builder.pupil, _stream(session, _pupil_query()))}
@@ -71,7 +71,7 @@ def load_households_for_adults(session: Session, first_adult_id: int, last_adult
     so a whole trust can be planned batch by batch in bounded memory.
     """
     in_range = PupilContact.adult_id.between(first_adult_id, last_adult_id)
-    with _gc_paused():
+    with paused_gc():
         builder = _FactBuilder()
         linked_pupils = select(PupilContact.pupil_id).where(in_range)
         pupils = {p.id: p for p in map(builder.pupil, _stream(
@@ -235,14 +235,17 @@ def _stream(session: Session, query: AnySelect) -> Iterator[Any]:
     whole result never sits in the driver's memory at once."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection = connection.execution_options(stream_results=True, max_row_buffer=_BATCH)
+        # Per statement: Connection.execution_options() would change the session's connection for good.
+        query = query.execution_options(stream_results=True, max_row_buffer=_BATCH)
     result = connection.execute(query)
     while batch := result.fetchmany(_BATCH):
         yield from batch
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic structures (facts, plans): reference
+    counting still frees everything, and full collections over a growing heap would dominate the time."""
     enabled = gc.isenabled()
     gc.disable()
     try:

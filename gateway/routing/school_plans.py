@@ -23,6 +23,7 @@ from gateway.routing.loader import (
     load_half_terms,
     load_households_for_adults,
     load_inset_days,
+    paused_gc,
 )
 from gateway.routing.plan import Delivery, Plan, Suppression
 
@@ -63,12 +64,13 @@ def plan_fresh_start_for_school(
     attendance = {} if previous is None else load_attendance_summaries(session, previous.start, previous.end)
     inset_days = load_inset_days(session, half_term.start)
     plans = []
-    for first, last in adult_id_ranges(session, adults_per_batch):
-        households = load_households_for_adults(session, first, last)
-        plans.append(plan_fresh_start(households, half_term=half_term, attendance=attendance, now=now, tz=tz,
-                                      capabilities=capabilities, recent_counts=recent_counts, ladder=ladder,
-                                      inset_days=inset_days, weekly_cap=weekly_cap))
-        del households  # the next batch reuses this memory
-    if not plans:
-        return Plan("fresh_start", half_term.start, None, (), ())
-    return merge_plans(plans)
+    with paused_gc():
+        for first, last in adult_id_ranges(session, adults_per_batch):
+            households = load_households_for_adults(session, first, last)
+            plans.append(plan_fresh_start(households, half_term=half_term, attendance=attendance, now=now, tz=tz,
+                                          capabilities=capabilities, recent_counts=recent_counts, ladder=ladder,
+                                          inset_days=inset_days, weekly_cap=weekly_cap))
+            del households  # the next batch reuses this memory
+        if not plans:
+            return Plan("fresh_start", half_term.start, None, (), ())
+        return merge_plans(plans)

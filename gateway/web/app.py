@@ -101,6 +101,23 @@ def _install_error_pages(app: FastAPI) -> None:
                                               "status": 422}, status_code=422)
 
 
+class LoopbackOnlyControls:
+    """Guards the mounted Twilio sandbox: its ``/_sandbox/*`` control routes (records hold message bodies,
+    faults change behaviour) answer only to this machine; the Twilio-shaped API itself keeps its basic auth."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        client = scope.get("client") or ("", 0)
+        if "/_sandbox/" in path and client[0] not in ("127.0.0.1", "::1", "localhost", "testclient"):
+            response = JSONResponse({"detail": "sandbox controls answer only on this machine"}, status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
     from channels.sandbox.twilio_api import create_app as create_twilio_sandbox
     from channels.sandbox.twilio_state import TwilioSandboxState
@@ -108,7 +125,7 @@ def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
     account_sid, auth_token = settings.twilio_credentials()
     state = TwilioSandboxState(account_sid, auth_token)
     app.state.twilio_sandbox = state
-    app.mount(SANDBOX_TWILIO_MOUNT, create_twilio_sandbox(state), name="twilio-sandbox")
+    app.mount(SANDBOX_TWILIO_MOUNT, LoopbackOnlyControls(create_twilio_sandbox(state)), name="twilio-sandbox")
 
 
 def create_app(settings: Settings | None = None, *, mailbox: Any = None, local_url: str | None = None) -> FastAPI:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -146,4 +148,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, with_worker: bool = Fals
         announce(f"Parent gateway on {local_address(host, port)}/"
                  + (" (sandbox channels)" if settings.sandbox else "")
                  + (" with the worker and scheduler in this process" if with_worker else ""))
+        _keep_cleanup_on_signals()
         server.run()
+
+
+def _keep_cleanup_on_signals() -> None:
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handlers that kills the
+    process before the worker has finished the messages in hand. No-op handlers let ``serve`` return and
+    stop the worker and scheduler cleanly (uvicorn still sees the signal first and shuts down)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)

@@ -205,3 +205,12 @@ def test_file_is_left_untouched(session: Session, tmp_path: Path) -> None:
     copy = shutil.copy(FIXTURES / "ctf_small.xml", tmp_path / "copy.xml")
     import_ctf(session, copy)
     assert Path(copy).read_bytes() == (FIXTURES / "ctf_small.xml").read_bytes()
+
+
+def test_statistics_refresh_before_big_imports_is_harmless(session: Session) -> None:
+    from gateway.importing.writer import refresh_statistics
+
+    import_ctf(session, FIXTURES / "ctf_small.xml")
+    refresh_statistics(session, 1_000_000)  # PostgreSQL: ANALYZE inside the import's transaction
+    session.commit()
+    assert row_counts(session)["pupil"] == 3

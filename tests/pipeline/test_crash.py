@@ -133,10 +133,12 @@ def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, da
             private_redis.start()
         _wait_for(session, BATCH, deadline, tmp_path)
     finally:
+        exit_codes = []
         for process in (scheduler, worker, second):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
+                exit_codes.append(process.wait(timeout=30))
+    assert exit_codes and set(exit_codes) == {0}, _logs(tmp_path)  # SIGTERM stops cleanly
     session.expire_all()
     states = dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
     assert states == {OutboxState.ACCEPTED: BATCH}, states

@@ -48,3 +48,10 @@ def test_metrics_count_the_outbox_without_addresses(client: TestClient, session:
     assert 'gateway_provider_errors{channel="sms",code="30006"} 1.0' in text
     assert "gateway_queue_lag_seconds" in text
     assert "+447700900" not in text and "example.com" not in text and "secret body" not in text
+
+
+def test_sandbox_controls_answer_only_on_this_machine(web_app: FastAPI) -> None:
+    with TestClient(web_app, client=("203.0.113.5", 4000)) as remote:
+        assert remote.get("/sandbox/twilio/_sandbox/records").status_code == 403
+    with TestClient(web_app, client=("127.0.0.1", 4000)) as local:
+        assert local.get("/sandbox/twilio/_sandbox/records").status_code == 200
