@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import time
+from functools import lru_cache
 from typing import Any
 
 from gateway.errors import InputError, Problem
@@ -140,6 +141,7 @@ class ImportSummary:
         }
 
 
+@lru_cache(maxsize=65536)  # a trust repeats the same few thousand names; folding is costly
 def name_key(name: str) -> str:
     """A name folded for matching: case, accents, punctuation and spacing do not tell two people apart."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())

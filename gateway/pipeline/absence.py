@@ -26,6 +26,7 @@ from gateway.pipeline.outbox import NewMessage, add_message, enqueue_sends, mark
 
 log = logging.getLogger(__name__)
 PARENT_KINDS = ("absence_first_day", "absence_followup")
+STEP_RETRY_MINUTES = 5
 
 
 @dataclass
@@ -67,7 +68,14 @@ def run_due_steps(session: Session, now: datetime, *, case_ids: list[int] | None
     ladder = collaborators.load_ladder()
     ids: list[int] = []
     for case_id in session.scalars(query.order_by(AbsenceCase.id)).all():
-        ids.extend(advance_case(session, case_id, ladder, now))
+        try:
+            with session.begin_nested():  # one family's problem (a template error) never blocks the others
+                ids.extend(advance_case(session, case_id, ladder, now))
+        except Exception:
+            log.exception("ladder step failed; retrying in a few minutes", extra={"case_id": case_id})
+            session.execute(update(AbsenceCase).where(AbsenceCase.id == case_id)
+                            .values(next_step_at=now + timedelta(minutes=STEP_RETRY_MINUTES))
+                            .execution_options(synchronize_session=False))
     return mark_enqueued(session, ids)
 
 
@@ -150,7 +158,9 @@ def advance_case(session: Session, case_id: int, ladder: Any, now: datetime) -> 
             adult_id=delivery.adult_id, contact_point_id=delivery.contact_point_id, case_id=case.id, step=step,
             pupil_ids=list(delivery.pupil_ids), why=delivery.why, fallback_channels=list(delivery.fallback_channels),
             same_day=True, send_after=delivery.send_at))
-        if row.state is OutboxState.QUEUED and row.enqueued_at is None:
+        # A row due later (routing's send_at) is left for the scheduler to hand over when its time comes.
+        if row.state is OutboxState.QUEUED and row.enqueued_at is None and (
+                row.send_after is None or row.send_after <= now):
             ids.append(row.id)
     if ladder_step.audience == "emergency":
         case.state = CaseState.ESCALATED

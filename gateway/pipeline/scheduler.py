@@ -119,10 +119,13 @@ def tick(now: datetime | None = None) -> TickReport:
         step_ids = run_due_steps(session, now, on=local.date())
         report.step_messages = len(step_ids)
     enqueue_sends(step_ids)
-    with session_scope() as session:
-        milestone_ids = mark_enqueued(session, plan_and_release(session, now))
-        report.milestone_messages = len(milestone_ids)
-    enqueue_sends(milestone_ids)
+    try:
+        with session_scope() as session:
+            milestone_ids = mark_enqueued(session, plan_and_release(session, now))
+            report.milestone_messages = len(milestone_ids)
+        enqueue_sends(milestone_ids)
+    except Exception:  # a milestone problem must never hold up today's absence messages below
+        log.exception("milestone pass failed")
     with session_scope() as session:
         due = mark_enqueued(session, due_for_enqueue(session, now=now, stale_seconds=REENQUEUE_AFTER_SECONDS))
     report.enqueued = enqueue_sends(due)

@@ -142,3 +142,51 @@ def test_a_later_day_uses_absence_continuing(session: Session, pipeline: Pipelin
     later = [r for r in _rows(session) if r.created_at >= at(9, 15, tomorrow)]
     assert [r.kind for r in later] == ["absence_continuing"]
     assert later[0].context["days_absent"] == 2
+
+
+def test_a_step_planned_for_later_waits_for_its_time(session: Session, pipeline: Pipeline) -> None:
+    from tests.pipeline.conftest import at
+
+    add_family(session)
+    pipeline.clock.current = at(6, 30)  # started before registers close: routing times it for later
+    start_followup(session, DAY)
+    pipeline.drain()
+    row = _rows(session)[0]
+    assert row.state is OutboxState.QUEUED and row.enqueued_at is None
+    assert row.send_after is not None and row.send_after > pipeline.clock.now()
+    assert pipeline.sms.outbox == []
+    pipeline.clock.current = row.send_after
+    pipeline.tick()
+    assert _rows(session)[0].state is OutboxState.ACCEPTED and len(pipeline.sms.outbox) == 1
+
+
+def test_one_familys_template_error_does_not_block_the_others(session: Session, pipeline: Pipeline) -> None:
+    from datetime import timedelta
+
+    from gateway.models import Adult, ContactKind, ContactPoint, Pupil, PupilContact
+    from gateway.pipeline import collaborators
+    from tests.pipeline.conftest import fake_render
+
+    family = add_family(session)
+    other = Adult(forename="Broken", surname="Template", language="xx", channel_order="sms")
+    other.contact_points.append(ContactPoint(kind=ContactKind.MOBILE, value="+447700900321", sms_capable=True))
+    pupil = Pupil(upn="C123456789012", forename="Zed", surname="Template")
+    pupil.links.append(PupilContact(adult=other, relationship_code="PAF", priority=1, parental_responsibility=True))
+    session.add(pupil)
+    session.flush()
+    session.add(AttendanceMark(pupil_id=pupil.id, date=DAY, session="AM", code="N"))
+    session.commit()
+
+    def render(kind: str, **options: object) -> object:
+        if options["context"]["recipient"]["forename"] == "Broken":  # type: ignore[index]
+            raise RuntimeError("template error")
+        return fake_render(kind, **options)  # type: ignore[arg-type]
+
+    with collaborators.override(render=render):
+        summary = start_followup(session, DAY)
+        pipeline.drain()
+    assert summary.cases_opened == 2
+    rows = _rows(session)
+    assert [(r.adult_id, r.state) for r in rows] == [(family.mum, OutboxState.ACCEPTED)]
+    stuck = session.scalars(select(AbsenceCase).where(AbsenceCase.current_step == 0)).one()
+    assert stuck.next_step_at == pipeline.clock.now() + timedelta(minutes=5)

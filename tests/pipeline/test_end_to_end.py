@@ -120,6 +120,29 @@ def test_absence_day_end_to_end(session: Session, live: Live) -> None:
     assert case.current_step == 2
 
 
+
+def test_unanswered_ladder_calls_the_emergency_contact_and_mails_the_dsl(session: Session, live: Live) -> None:
+    broker, worker, twilio, smtp = live
+    clock = gateway_clock.get_clock()
+    assert isinstance(clock, FixedClock)
+    family = add_family(session)
+    start_followup(session, DAY)
+    drain(broker, worker)
+    for minutes in (40, 50, 60):
+        clock.advance(minutes=minutes)
+        tick()
+        drain(broker, worker)
+    calls = twilio.state.calls()  # type: ignore[attr-defined]
+    assert [c.params["To"] for c in calls] == ["+441632960789"]  # gran's landline, spoken in Polish
+    session.expire_all()
+    call_row = session.scalars(select(OutboxMessage).where(OutboxMessage.adult_id == family.gran)).one()
+    assert (call_row.kind, call_row.state, call_row.voice_language) == (
+        "absence_emergency_contact", OutboxState.ACCEPTED, "pl-PL")
+    assert call_row.provider_id == calls[0].sid
+    mails = smtp.mailbox.messages()  # type: ignore[attr-defined]
+    assert any("dsl@school.invalid" in m.rcpt_tos for m in mails)
+    assert session.scalars(select(AbsenceCase)).one().state is CaseState.DSL_ALERTED
+
 RABBITMQ_URL = os.environ.get("GATEWAY_TEST_RABBITMQ_URL")
 
 

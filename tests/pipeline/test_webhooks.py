@@ -123,6 +123,8 @@ def test_voice_twiml_and_keypad_answer(session: Session, client: WebhookClient, 
         gather = {"CallSid": "CA1", "Digits": "1", "From": "+447700900000"}
         answer = post(client, f"/webhooks/twilio/voice/{row.id}/gather", gather)
         post(client, f"/webhooks/twilio/voice/{row.id}/gather", gather)  # Twilio's retry
+    real = post(client, f"/webhooks/twilio/voice/{row.id}", {"CallSid": "CA1", "AnsweredBy": "human"})
+    assert "<Gather" in real.text and f"/webhooks/twilio/voice/{row.id}/gather" in real.text
     pipeline.drain()
     assert "<call>" in person.text and "<voicemail>" in machine.text
     assert "<gather_reply>" in answer.text

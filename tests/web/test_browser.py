@@ -189,6 +189,8 @@ def test_follow_up_reply_and_suggested_code_in_the_browser(running_gateway: str,
     page.get_by_role("button", name="Start follow-up for 2 families").click()
     expect(page.get_by_text("Follow-up started: 2 families")).to_be_visible()
     shot(page, "03-today-started")
+    # No reload from here: htmx polls the progress block until the sandbox's delivery callbacks show.
+    expect(page.locator("li.family", has_text="Amira Nowak")).to_contain_text("delivered")
 
     page.goto(base + "/sandbox/phones")
     reload_until(page, "Anna Nowak")
@@ -216,6 +218,11 @@ def test_follow_up_reply_and_suggested_code_in_the_browser(running_gateway: str,
     shot(page, "07-inbox")
     card.get_by_role("button", name="Confirm reason").click()
     expect(page.get_by_text("Reason recorded: illness")).to_be_visible()
+
+    page.goto(base + "/families/1")
+    page.get_by_role("button", name="Preview").click()  # htmx, with the CSRF header, under the CSP
+    expect(page.locator("#preview .message-text")).to_contain_text("Amira")
+    shot(page, "08-family-preview")
 
     for path, name in (("/families/1", "08-family"), ("/milestones", "09-milestones"),
                        ("/templates?kind=absence_first_day&locale=en-GB&channel=sms", "10-templates"),
