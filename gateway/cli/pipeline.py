@@ -75,8 +75,12 @@ def worker(threads: int) -> None:
 @click.option("--tick", type=float, default=None, help="Seconds of real time between passes (default 2).")
 def scheduler(tick: float | None) -> None:
     """Find due work (ladder steps, scheduled messages, half-term nudges) and enqueue it; safe to run twice."""
+    from gateway.pipeline.broker import is_in_memory
     from gateway.pipeline.scheduler import run_scheduler
 
+    if is_in_memory():
+        click.echo("warning: GATEWAY_BROKER_URL is memory://: work this scheduler enqueues is only seen by "
+                   "workers in this process; use `gateway serve --with-worker`, or redis:// / amqp://", err=True)
     run_scheduler(tick_seconds=tick)
 
 

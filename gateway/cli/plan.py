@@ -6,9 +6,10 @@ from datetime import datetime
 
 import click
 
-from gateway.cli.common import emit_json, parse_date
+from gateway.cli.common import parse_date
 from gateway.config import get_settings
 from gateway.routing import Plan
+from gateway.routing.plan import write_plan_json
 
 
 def _now() -> datetime:
@@ -77,7 +78,8 @@ def fresh_start_command(day: str, as_json: bool) -> None:
 
 def _print(plan: Plan, as_json: bool) -> None:
     if as_json:
-        emit_json(plan.to_json())
+        # Streamed entry by entry: a trust-wide plan is too big to build as one document in memory.
+        write_plan_json(plan, lambda text: click.echo(text, nl=False))
         return
     step = f" step {plan.step}" if plan.step is not None else ""
     click.echo(f"{plan.kind}{step} for {plan.date.isoformat()}: {len(plan.deliveries)} deliveries, "

@@ -1,4 +1,5 @@
-"""The Dramatiq actors. Import this module only through ``gateway.pipeline.broker.setup_broker()``.
+"""The Dramatiq actors, declared on the gateway's broker (``gateway.pipeline.broker``), which is set up from
+settings before the first actor is declared if nothing set it up earlier.
 
 Actors carry ids only and are idempotent: each loads its row, checks its state and does nothing when the work
 is done (Dramatiq delivers at least once). Each commits before it enqueues anything further.
@@ -10,8 +11,11 @@ import logging
 
 import dramatiq
 
+from gateway.pipeline.broker import ensure_broker_before_actors
 from gateway.pipeline.delivery import reconcile_stuck_message, send_outbox_message
 from gateway.pipeline.outbox import enqueue_sends
+
+ensure_broker_before_actors()
 
 log = logging.getLogger(__name__)
 

@@ -54,18 +54,33 @@ def setup_broker(url: str | None = None, *, namespace: str | None = None) -> dra
     with _lock:
         if _broker is not None and _broker_url == url and namespace is None:
             return _broker
+        previous = _broker
         broker = make_broker(url, namespace=namespace)
         dramatiq.set_broker(broker)
+        _broker, _broker_url = broker, url
         from gateway.pipeline import actors  # declared on the broker just set (first import)
 
         for actor in actors.ALL_ACTORS:
             if actor.broker is not broker:  # a later switch: move the already-declared actors over
                 actor.broker = broker
                 broker.declare_actor(actor)
-        if _broker is not None and _broker is not broker:
-            _broker.close()
-        _broker, _broker_url = broker, url
+        if previous is not None and previous is not broker:
+            previous.close()
         return broker
+
+
+def ensure_broker_before_actors() -> None:
+    """Called by ``gateway.pipeline.actors`` as it is imported: when nothing has set the gateway's broker
+    up yet, set it up from settings first, so importing the actors never lets Dramatiq build its default
+    (RabbitMQ on localhost) broker for them."""
+    global _broker, _broker_url
+    with _lock:
+        if _broker is None:
+            from gateway.config import get_settings
+
+            url = get_settings().broker_url
+            _broker, _broker_url = make_broker(url), url
+            dramatiq.set_broker(_broker)
 
 
 def get_pipeline_broker() -> dramatiq.Broker:

@@ -10,6 +10,7 @@ from gateway.routing.facts import AdultFacts, ContactPointFacts, Households, Lin
 from gateway.routing.fresh_start import AttendanceSummary, HalfTermFacts, plan_fresh_start
 from gateway.routing.ladder import EscalationLadder, LadderStep
 from gateway.routing.plan import Delivery, Plan, Suppression
+from gateway.routing.routine import RoutineSettings, plan_fortnightly_checkin, plan_positive_attendance, plan_routine
 
 __all__ = [
     "STATIC_CAPABILITIES",
@@ -25,8 +26,12 @@ __all__ = [
     "LocaleCapabilities",
     "Plan",
     "PupilFacts",
+    "RoutineSettings",
     "Suppression",
     "capabilities_from_rendering",
     "plan_absence",
+    "plan_fortnightly_checkin",
     "plan_fresh_start",
+    "plan_positive_attendance",
+    "plan_routine",
 ]

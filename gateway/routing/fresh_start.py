@@ -10,33 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.routing.capabilities import LocaleCapabilities
-from gateway.routing.delivery import (
-    SharedValues,
-    build_delivery,
-    ordered_pupils,
-    sort_entries,
-    suppression,
-    wanted_locale,
-)
-from gateway.routing.facts import Households, LinkFacts, PupilFacts
-from gateway.routing.ladder import EscalationLadder, local_instant
-from gateway.routing.plan import (
-    ABOVE_THRESHOLD,
-    EXCLUDED,
-    FREQUENCY_CAP,
-    NO_ATTENDANCE_DATA,
-    NOT_IN_AUDIENCE,
-    OUTSIDE_HOURS,
-    Delivery,
-    Plan,
-    Suppression,
-)
-from gateway.routing.reach import Unreachable, choose_channel
-from gateway.routing.timing import routine_send_at, routine_window
+from gateway.routing.facts import Households, PupilFacts
+from gateway.routing.ladder import EscalationLadder
+from gateway.routing.plan import ABOVE_THRESHOLD, EXCLUDED, NO_ATTENDANCE_DATA, Plan
+from gateway.routing.routine import Selection, plan_routine
 
 THRESHOLD_PERCENT = 95.0
 
@@ -78,7 +59,7 @@ def plan_fresh_start(
     tz: ZoneInfo,
     capabilities: LocaleCapabilities,
     recent_counts: Mapping[int, int],
-    ladder: EscalationLadder,
+    ladder: EscalationLadder | None = None,
     inset_days: Collection[date] = frozenset(),
     weekly_cap: int = 2,
     threshold_percent: float = THRESHOLD_PERCENT,
@@ -89,54 +70,16 @@ def plan_fresh_start(
     routine messages each adult received in the last 7 days (at ``weekly_cap`` or more: frequency_cap).
     Nudges go no earlier than the half-term's first day (or ``now`` if later).
     """
-    shared = SharedValues()
-    below = f"attendance below {threshold_percent:g}% last half-term"
     above = f"attendance {threshold_percent:g}% or better last half-term"
-    opening = local_instant(datetime.combine(half_term.start, time(0, 0)), tz)
-    not_before = opening if now is None else max(opening, now)
-    deliveries: list[Delivery] = []
-    suppressed: list[Suppression] = []
-    for adult_id, adult in households.adults.items():
-        links = [link for link in households.links_of_adult(adult_id) if link.pupil_id in households.pupils]
-        if not links:
-            continue
-        forbidden = households.standing(adult_id).forbidden_reason
-        if forbidden is not None:
-            suppressed.append(suppression(adult, _pupils_of(households, links), forbidden))
-            continue
-        responsible = ordered_pupils(households, (link.pupil_id for link in links if link.parental_responsibility))
-        if not responsible:
-            suppressed.append(suppression(adult, _pupils_of(households, links), NOT_IN_AUDIENCE,
-                                          "no parental responsibility"))
-            continue
-        concerned, reason, detail = _concerned_pupils(responsible, attendance, threshold_percent, above)
-        if not concerned:
-            suppressed.append(suppression(adult, responsible, reason, detail))
-            continue
-        if recent_counts.get(adult_id, 0) >= weekly_cap:
-            suppressed.append(suppression(adult, concerned, FREQUENCY_CAP,
-                                          f"{recent_counts[adult_id]} routine messages in the last 7 days"))
-            continue
-        choice = choose_channel(adult, wanted_locale=wanted_locale(adult, concerned), capabilities=capabilities,
-                                same_day=False)
-        if isinstance(choice, Unreachable):
-            suppressed.append(suppression(adult, concerned, choice.reason, choice.detail))
-            continue
-        window = routine_window(adult, ladder)
-        if window is None:
-            suppressed.append(suppression(adult, concerned, OUTSIDE_HOURS, "their contact window is at night"))
-            continue
-        send_at, timing_note = routine_send_at(not_before, window, tz, inset_days)
-        missed = tuple(attendance[p.id].days_missed for p in concerned)
-        deliveries.append(build_delivery(households, adult, concerned, choice, send_at=send_at,
-                                         message_kind="fresh_start", extra_why=[below, timing_note],
-                                         days_missed=missed, shared=shared))
-    ordered_deliveries, ordered_suppressed = sort_entries(deliveries, suppressed)
-    return Plan("fresh_start", half_term.start, None, ordered_deliveries, ordered_suppressed)
 
+    def below_threshold(pupils: list[PupilFacts]) -> Selection:
+        return Selection(*_concerned_pupils(pupils, attendance, threshold_percent, above))
 
-def _pupils_of(households: Households, links: list[LinkFacts]) -> list[PupilFacts]:
-    return ordered_pupils(households, (link.pupil_id for link in links))
+    return plan_routine(households, kind="fresh_start", day=half_term.start, select=below_threshold, now=now,
+                        tz=tz, capabilities=capabilities, recent_counts=recent_counts, ladder=ladder,
+                        inset_days=inset_days, weekly_cap=weekly_cap,
+                        days_missed=lambda pupil_id: attendance[pupil_id].days_missed,
+                        why=f"attendance below {threshold_percent:g}% last half-term")
 
 
 def _concerned_pupils(

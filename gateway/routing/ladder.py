@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,6 +100,11 @@ class EscalationLadder:
             raise InputError(problems)
         return cls(registers_close, earliest, latest, tuple(steps), continuing_kind, window)
 
+    @classmethod
+    def packaged(cls) -> EscalationLadder:
+        """The shipped ``config/escalation.toml`` (used when a caller passes no ladder)."""
+        return _packaged_ladder()
+
     def step(self, number: int) -> LadderStep:
         """Step ``number`` (1-based); NotFoundError naming the valid range otherwise."""
         if not 1 <= number <= len(self.steps):
@@ -109,6 +115,13 @@ class EscalationLadder:
         """When the step falls due on ``day``: registers close + after_minutes, local wall-clock time."""
         close = datetime.combine(day, self.registers_close)
         return local_instant(close + timedelta(minutes=step.after_minutes), tz)
+
+
+@cache
+def _packaged_ladder() -> EscalationLadder:
+    from gateway.resources import config_dir
+
+    return EscalationLadder.load(config_dir() / "escalation.toml")
 
 
 def local_instant(wall_clock: datetime, tz: ZoneInfo) -> datetime:

@@ -8,6 +8,9 @@ each delivery also carries ``message_kind``, ``fallback_channels`` and ``needs_i
 
 from __future__ import annotations
 
+import json
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -109,6 +112,29 @@ class Plan:
             "alert_dsl": self.alert_dsl,
             "unreached": list(self.unreached),
         }
+
+
+def write_plan_json(plan: Plan, write: Callable[[str], object]) -> None:
+    """Write ``plan.to_json()`` as one indented JSON document, entry by entry.
+
+    The same document as ``json.dumps(plan.to_json(), indent=2)`` up to key order, without ever holding the
+    whole tree or text: a trust-wide fresh-start plan has 180,000 entries.
+    """
+    write("{\n")
+    head = {"kind": plan.kind, "date": plan.date.isoformat(), "step": plan.step, "alert_dsl": plan.alert_dsl,
+            "unreached": list(plan.unreached)}
+    for key, value in head.items():
+        write(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
+    sections: tuple[tuple[str, Sequence[Delivery | Suppression]], ...] = (
+        ("deliveries", plan.deliveries), ("suppressed", plan.suppressed))
+    for number, (key, entries) in enumerate(sections):
+        write(f'  "{key}": [')
+        for index, entry in enumerate(entries):
+            text = json.dumps(entry.to_json(), ensure_ascii=False, indent=2)
+            write(("," if index else "") + "\n" + textwrap.indent(text, "    "))
+        write("\n  ]" if entries else "]")
+        write(",\n" if number < len(sections) - 1 else "\n")
+    write("}\n")
 
 
 def _number(value: float) -> float | int:

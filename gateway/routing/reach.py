@@ -135,8 +135,11 @@ def choose_channel(
 
     locale, locale_note = capabilities.resolve(wanted_locale)
     wanted = wanted_locale or capabilities.default_locale
-    speaks_their_language = capabilities.has_voice(locale) and primary_subtag(locale) == primary_subtag(wanted)
-    if candidates[0] == "voice" and not speaks_their_language and len(candidates) > 1:
+    writes_their_language = primary_subtag(locale) == primary_subtag(wanted)
+    speaks_their_language = writes_their_language and capabilities.has_voice(locale)
+    # A text in their own language beats a call in English; without templates in their language either,
+    # their preference stands (and a call is flagged for an interpreter below).
+    if candidates[0] == "voice" and not speaks_their_language and writes_their_language and len(candidates) > 1:
         candidates = [*candidates[1:], "voice"]
         notes.append(f"no {wanted} voice, so {candidates[0]} in {locale} instead of a call")
     chosen = candidates[0]

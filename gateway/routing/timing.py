@@ -27,6 +27,8 @@ def absence_send_at(
     """
     due = ladder.step_due(day, step, tz)
     at = due if now is None else max(due, now)
+    if at.microsecond:  # whole seconds read better in a plan; round up so nothing is planned in the past
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     earliest = local_instant(datetime.combine(day, ladder.earliest), tz)
     latest = local_instant(datetime.combine(day, ladder.latest), tz)
     at = max(at, earliest)

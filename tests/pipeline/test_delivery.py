@@ -178,3 +178,37 @@ def add_message_stuck(session: Session, pipeline: Pipeline) -> int:
     row.claimed_at = real_now() - timedelta(seconds=5)
     session.commit()
     return row.id
+
+
+def test_broker_down_at_enqueue_leaves_rows_for_the_scheduler(session: Session, pipeline: Pipeline,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.pipeline import actors
+
+    add_family(session)
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unavailable")
+
+    monkeypatch.setattr(actors.send_message, "send", broker_down)
+    summary = start_followup(session, DAY)
+    assert summary.messages_queued == 0
+    row = _rows(session)[0]
+    assert (row.state, row.enqueued_at) == (OutboxState.QUEUED, None)  # nothing lost: the row waits
+    monkeypatch.undo()
+    pipeline.tick()
+    assert _rows(session)[0].state is OutboxState.ACCEPTED
+
+
+def test_the_scheduler_closes_a_case_once_everyone_is_present(session: Session, pipeline: Pipeline) -> None:
+    from gateway.models import AbsenceCase, AttendanceMark, CaseState
+
+    family = add_family(session)
+    start_followup(session, DAY)
+    pipeline.drain()
+    for pupil_id in family.pupils:
+        session.add(AttendanceMark(pupil_id=pupil_id, date=DAY, session="PM", code="/"))
+    session.commit()
+    pipeline.tick()
+    session.expire_all()
+    case = session.scalars(select(AbsenceCase)).one()
+    assert (case.state, case.close_reason) == (CaseState.CLOSED, "present_mark")

@@ -134,3 +134,17 @@ def test_the_plan_document_has_the_contract_shape() -> None:
     assert delivery["pupils"] == [ola.upn] and delivery["relationship"] == "PAM"
     assert delivery["send_at"] == "2026-11-23T09:15:00+00:00"
     assert {"contact_name", "pupils", "reason"} <= set(document["suppressed"][0])
+
+
+def test_the_streamed_plan_document_is_the_same_json_as_the_plan() -> None:
+    import io
+    import json
+
+    from gateway.routing.plan import write_plan_json
+
+    households, *_ = _separated_parents()
+    for step in (1, 4):
+        plan = absence_plan(households, step)
+        out = io.StringIO()
+        write_plan_json(plan, out.write)
+        assert json.loads(out.getvalue()) == plan.to_json()

@@ -160,3 +160,12 @@ def test_a_mother_with_a_mobile_and_nothing_else_tried_is_texted_again_when_the_
     plan = absence_plan(households, 2, tried_channels={mother.id: {"sms", "voice"}})
     assert only_delivery(plan).channel == "sms"
     assert "no untried channel left" in only_delivery(plan).why
+
+
+def test_a_somali_speaker_who_prefers_calls_keeps_her_call_when_there_are_no_somali_templates_either() -> None:
+    from gateway.routing import LocaleCapabilities
+
+    english_only = LocaleCapabilities.of(catalogs=("en-GB",), voices=("en-GB",))
+    mother = adult("Hodan", "Warsame", mobile(), language="so", channels="voice,sms")
+    delivery = only_delivery(absence_plan(_one_parent(mother)[0], capabilities=english_only))
+    assert (delivery.channel, delivery.locale, delivery.needs_interpreter) == ("voice", "en-GB", True)

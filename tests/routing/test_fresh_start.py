@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from gateway.routing import AttendanceSummary
-from tests.routing.families import adult, family, fresh_start_plan, link, missed, mobile, only_delivery, pupil, reasons
+from datetime import date
+
+from gateway.routing import AttendanceSummary, RoutineSettings, plan_fortnightly_checkin, plan_positive_attendance
+from tests.routing.families import (
+    CAPABILITIES,
+    LADDER,
+    LONDON,
+    adult,
+    family,
+    fresh_start_plan,
+    link,
+    missed,
+    mobile,
+    only_delivery,
+    pupil,
+    reasons,
+)
 
 
 def test_a_mother_whose_daughter_missed_four_days_is_told_the_number_of_days() -> None:
@@ -87,3 +102,30 @@ def test_a_new_pupil_with_no_register_marks_is_not_nudged() -> None:
     mum = adult("Anna", "Nowak", mobile())
     assert reasons(fresh_start_plan(family([link(kuba, mum)], [kuba], [mum]), {})) == {
         "Anna Nowak": "no_attendance_data"}
+
+
+def _routine_settings(**overrides: object) -> RoutineSettings:
+    values: dict[str, object] = {"now": None, "tz": LONDON, "capabilities": CAPABILITIES, "recent_counts": {},
+                                 "ladder": LADDER}
+    values.update(overrides)
+    return RoutineSettings(**values)  # type: ignore[arg-type]
+
+
+def test_only_the_parents_of_a_child_on_a_support_plan_get_the_fortnightly_check_in() -> None:
+    ola, kuba = pupil("Ola", support_plan=True), pupil("Kuba", "Kowalski")
+    anna, jan = adult("Anna", "Nowak", mobile()), adult("Jan", "Kowalski", mobile("+447700900002"))
+    households = family([link(ola, anna), link(kuba, jan, "PAF")], [ola, kuba], [anna, jan])
+    plan = plan_fortnightly_checkin(households, day=date(2027, 1, 6), settings=_routine_settings())
+    assert only_delivery(plan).contact_name == "Anna Nowak"
+    assert only_delivery(plan).message_kind == "fortnightly_checkin"
+    assert reasons(plan) == {"Jan Kowalski": "not_in_audience"}
+
+
+def test_a_positive_message_about_an_improved_son_respects_the_weekly_cap() -> None:
+    kuba = pupil("Kuba")
+    mum, dad = adult("Anna", "Nowak", mobile()), adult("Piotr", "Nowak", mobile("+447700900002"))
+    households = family([link(kuba, mum), link(kuba, dad, "PAF", 2)], [kuba], [mum, dad])
+    plan = plan_positive_attendance(households, day=date(2027, 1, 6), improved_pupil_ids={kuba.id},
+                                    settings=_routine_settings(recent_counts={dad.id: 2}))
+    assert only_delivery(plan).contact_name == "Anna Nowak"
+    assert reasons(plan) == {"Piotr Nowak": "frequency_cap"}

@@ -130,6 +130,7 @@ def running_gateway(tmp_path: Path) -> Iterator[str]:
     try:
         _wait_for("the server", lambda: httpx.get(base + "/healthz", timeout=2).status_code == 200, process, log)
         _wait_for("the scheduler's first tick", lambda: _scheduler_has_ticked(url), process, log)
+        time.sleep(1.0)  # setup, not a check: let that first tick finish before the absences exist
         _mark_absent(url)  # after the first tick, so the Start button has work to do
         yield base
     finally:

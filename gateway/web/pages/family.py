@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.responses import Response
 
@@ -127,8 +127,6 @@ def family_search(request: Request, db: DbSession, q: str = "") -> Response:
     query = q.strip()
     if query:
         like = f"%{query.lower()}%"
-        from sqlalchemy import func
-
         pupils = list(db.scalars(select(Pupil).where(or_(func.lower(Pupil.surname).like(like),
                                                          func.lower(Pupil.forename).like(like),
                                                          Pupil.upn == query.upper()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -146,26 +146,27 @@ def _context(session: Session, on: date, today: date) -> dict[str, object]:
 
 
 @router.get("/")
-def today_page(request: Request, db: DbSession, date: str | None = None) -> Response:
-    """The Today page."""
-    on = school_date(request, date)
+def today_page(request: Request, db: DbSession, day: Annotated[str | None, Query(alias="date")] = None) -> Response:
+    """The Today page (``?date=YYYY-MM-DD`` for another day)."""
+    on = school_date(request, day)
     return render(request, "today.html", _context(db, on, school_date(request)))
 
 
 @router.get("/today/progress")
-def today_progress(request: Request, db: DbSession, date: str | None = None) -> Response:
+def today_progress(request: Request, db: DbSession,
+                   day: Annotated[str | None, Query(alias="date")] = None) -> Response:
     """The live part of the Today page (htmx polls it)."""
-    on = school_date(request, date)
+    on = school_date(request, day)
     return render(request, "_today_progress.html", _context(db, on, school_date(request)))
 
 
 @router.post("/today/start")
 def start_today(request: Request, db: DbSession, staff: CurrentStaff,
-                date: Annotated[str | None, Form()] = None) -> Response:
+                day: Annotated[str | None, Form(alias="date")] = None) -> Response:
     """Start same-day follow-up: one case per family, the first messages queued."""
     from gateway.pipeline.absence import start_followup
 
-    on = school_date(request, date)
+    on = school_date(request, day)
     summary = start_followup(db, on, staff.id)
     record_audit(db, staff, "start_followup", "absence_day", None,
                  {"date": on.isoformat(), "cases_opened": summary.cases_opened,
