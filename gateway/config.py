@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     clock_speed: float = _env("GATEWAY_CLOCK_SPEED", 1.0)
     var_dir: str = _env("GATEWAY_VAR_DIR", "var")
     weekly_routine_cap: int = _env("GATEWAY_WEEKLY_ROUTINE_CAP", 2)
+    # Pipeline timing (real seconds): a row in `sending` this long is reconciled with the provider; a queued row
+    # handed to the broker this long ago without being sent is handed over again; the scheduler's tick.
+    stuck_seconds: float = _env("GATEWAY_STUCK_SECONDS", 120.0)
+    reenqueue_seconds: float = _env("GATEWAY_REENQUEUE_SECONDS", 300.0)
+    scheduler_tick: float = _env("GATEWAY_SCHEDULER_TICK", 2.0)
 
     twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID", None)
     twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN", None)
@@ -124,7 +129,7 @@ class Settings(BaseSettings):
     def _api_strip(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("clock_speed", "twilio_mps")
+    @field_validator("clock_speed", "twilio_mps", "stuck_seconds", "reenqueue_seconds", "scheduler_tick")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

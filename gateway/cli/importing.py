@@ -105,8 +105,16 @@ contacts_command = _people_command(
 def absences_command(file: Path, as_json: bool) -> None:
     """Record register marks from an absences CSV (upn, date, session, code)."""
     from gateway.importing import import_absences
+    from gateway.pipeline.cases import close_cases_after_import
 
-    summary = _run(lambda session, progress: import_absences(session, file, progress=progress), as_json)
+    def import_and_close(session: Any, progress: ProgressReporter) -> Any:
+        # A present mark imported after a case opened explains the absence: close it (and cancel what is
+        # pending) in the same transaction as the marks.
+        result = import_absences(session, file, progress=progress)
+        close_cases_after_import(session, result.changes)
+        return result
+
+    summary = _run(import_and_close, as_json)
     if as_json:
         emit_json(summary.to_json())
         return

@@ -142,7 +142,7 @@ class OutboxMessage(Base):
     locale: Mapped[str] = mapped_column(String(16), default="en-GB")
     variant: Mapped[str] = mapped_column(String(16), default="standard")
     step: Mapped[int | None] = mapped_column(Integer)
-    why: Mapped[str | None] = mapped_column(String(200))
+    why: Mapped[str | None] = mapped_column(Text)
     fallback_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     same_day: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"), default=OutboxState.QUEUED)

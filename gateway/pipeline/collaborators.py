@@ -106,7 +106,6 @@ def plan_absence(session: Session, *, pupil_ids: list[int], on: date, step: int,
 
     routing = _module("gateway.routing")
     households = _module("gateway.routing.loader").load_households(session, pupil_ids=pupil_ids)
-    _stop_streaming(session)
     return routing.plan_absence(households, date=on, step=step, ladder=load_ladder(), now=now,
                                 tz=get_settings().tz, capabilities=routing.capabilities_from_rendering(),
                                 exclude_channels=dict(exclude_channels), tried_channels=dict(tried_channels),
@@ -121,23 +120,12 @@ def plan_fresh_start(session: Session, *, half_term: Any, now: datetime, recent_
 
     settings = get_settings()
     routing = _module("gateway.routing")
-    loader = _module("gateway.routing.loader")
-    this, before = loader.load_half_terms(session, half_term.start)
-    attendance = loader.load_attendance_summaries(session, before.start, before.end) if before else {}
-    households = loader.load_households(session)
-    _stop_streaming(session)
-    return routing.plan_fresh_start(
-        households, half_term=this, attendance=attendance, now=now, tz=settings.tz,
+    school_plans = _module("gateway.routing.school_plans")
+    # Planned in batches of adults, so a large trust never holds every household in memory at once.
+    return school_plans.plan_fresh_start_for_school(
+        session, on_or_after=half_term.start, now=now, tz=settings.tz, ladder=load_ladder(),
         capabilities=routing.capabilities_from_rendering(), recent_counts=dict(recent_counts),
-        ladder=load_ladder(), inset_days=loader.load_inset_days(session, half_term.start),
         weekly_cap=settings.weekly_routine_cap)
-
-
-def _stop_streaming(session: Session) -> None:
-    """The loader may switch the session's connection to server-side cursors (``stream_results``), which
-    SQLAlchemy 2 sets on the connection in place; later INSERTs through a server-side cursor fail on
-    PostgreSQL, so switch it back before the pipeline writes."""
-    session.connection().execution_options(stream_results=False)
 
 
 # Channels --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ The send protocol (``send_outbox_message``):
 3. Record ``accepted`` + ``provider_id`` (or the failure) and commit.
 
 A worker killed between 1 and 3 leaves the row in ``sending``. The scheduler hands such rows, once older
-than ``STUCK_AFTER_SECONDS`` of real time, to :func:`reconcile_stuck_message`, which asks the channel
+than ``GATEWAY_STUCK_SECONDS`` of real time, to :func:`reconcile_stuck_message`, which asks the channel
 whether the provider already has the message (``channel.find_sent(message)``: the Twilio adapter and the
 sandbox look it up by recipient and body) and records it as accepted if so, or re-queues it if not.
 Residual risk, stated honestly: a channel that cannot look messages up (SMTP) is re-queued, so an e-mail
@@ -18,7 +18,6 @@ accepted in the few milliseconds between the provider's answer and our commit co
 from __future__ import annotations
 
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -37,13 +36,18 @@ from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, 
 
 log = logging.getLogger(__name__)
 
-# How long (real seconds) a claimed row may stay in 'sending' before it is presumed orphaned by a dead worker.
-# A send normally takes well under a second; GATEWAY_STUCK_SECONDS shortens it for crash drills and tests.
-STUCK_AFTER_SECONDS = float(os.environ.get("GATEWAY_STUCK_SECONDS", "120"))
 GIVE_UP_LOCAL = time(20, 0)  # transient failures stop retrying at 20:00 school time
 MAX_ATTEMPTS = 8
 BASE_BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 30 * 60.0
+
+
+def _stuck_after_seconds() -> float:
+    """How long (real seconds) a claimed row may stay in 'sending' before it is presumed orphaned by a dead
+    worker. A send normally takes well under a second; GATEWAY_STUCK_SECONDS shortens it for drills and tests."""
+    from gateway.config import get_settings
+
+    return get_settings().stuck_seconds
 
 
 @dataclass
@@ -249,7 +253,7 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
 
 def reconcile_stuck_message(outbox_id: int) -> SendOutcome:
     """Resolve a row left in ``sending`` by a dead worker: accepted if the provider has it, else re-queued."""
-    cutoff = real_now() - timedelta(seconds=STUCK_AFTER_SECONDS)
+    cutoff = real_now() - timedelta(seconds=_stuck_after_seconds())
     with session_scope() as session:
         # Re-claim so two reconcilers never both look it up and both re-queue it.
         result = session.execute(
@@ -284,7 +288,7 @@ def reconcile_stuck_message(outbox_id: int) -> SendOutcome:
 
 
 def stuck_messages(session: Session, limit: int = 500) -> list[int]:
-    """Ids of rows in ``sending`` for longer than STUCK_AFTER_SECONDS of real time."""
-    cutoff = real_now() - timedelta(seconds=STUCK_AFTER_SECONDS)
+    """Ids of rows in ``sending`` for longer than GATEWAY_STUCK_SECONDS of real time."""
+    cutoff = real_now() - timedelta(seconds=_stuck_after_seconds())
     return list(session.scalars(select(OutboxMessage.id).where(
         OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < cutoff).limit(limit)))

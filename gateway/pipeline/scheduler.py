@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import clock
+from gateway.config import get_settings
 from gateway.db import session_scope
 from gateway.models import InsetDay, Lease
 from gateway.pipeline.outbox import due_for_enqueue, enqueue_sends, mark_enqueued, real_now
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 LEASE_SECONDS = 30.0
-TICK_SECONDS = float(os.environ.get("GATEWAY_SCHEDULER_TICK", "2"))
-# A queued row handed to the broker this long ago (real seconds) and still queued is handed over again.
-REENQUEUE_AFTER_SECONDS = float(os.environ.get("GATEWAY_REENQUEUE_SECONDS", "300"))
 
 
 def make_holder() -> str:
@@ -90,8 +88,6 @@ class TickReport:
 
 
 def _is_school_day(session: Session, now: datetime) -> bool:
-    from gateway.config import get_settings
-
     today = now.astimezone(get_settings().tz).date()
     if today.weekday() >= 5:
         return False
@@ -100,7 +96,6 @@ def _is_school_day(session: Session, now: datetime) -> bool:
 
 def tick(now: datetime | None = None) -> TickReport:
     """One pass over the database (call only while holding the lease)."""
-    from gateway.config import get_settings
     from gateway.pipeline import collaborators
     from gateway.pipeline.absence import run_due_steps
     from gateway.pipeline.cases import open_cases, sweep_present_cases
@@ -127,7 +122,8 @@ def tick(now: datetime | None = None) -> TickReport:
     except Exception:  # a milestone problem must never hold up today's absence messages below
         log.exception("milestone pass failed")
     with session_scope() as session:
-        due = mark_enqueued(session, due_for_enqueue(session, now=now, stale_seconds=REENQUEUE_AFTER_SECONDS))
+        stale = get_settings().reenqueue_seconds
+        due = mark_enqueued(session, due_for_enqueue(session, now=now, stale_seconds=stale))
     report.enqueued = enqueue_sends(due)
     with session_scope() as session:
         stuck = stuck_messages(session)
@@ -148,7 +144,7 @@ def run_scheduler(stop: threading.Event | None = None, *, tick_seconds: float | 
     get_pipeline_broker()
     stop = stop or threading.Event()
     holder = holder or make_holder()
-    interval = tick_seconds if tick_seconds is not None else TICK_SECONDS
+    interval = tick_seconds if tick_seconds is not None else get_settings().scheduler_tick
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from channels.base import Receipt
 from channels.errors import NOT_MOBILE, OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
 from channels.status import DeliveryStatus, StatusUpdate
+from gateway.config import get_settings
 from gateway.models import ContactPoint, OutboxMessage, OutboxState
 from gateway.pipeline.absence import start_followup
 from gateway.pipeline.delivery import backoff_seconds, claim, send_outbox_message
@@ -143,7 +144,8 @@ def test_a_stuck_message_is_reconciled_not_resent_blindly(session: Session, pipe
         row = _rows(session)[0]
         assert claim(session, row.id, pipeline.clock.now())  # a worker took it, then died
         session.commit()
-    monkeypatch.setattr(delivery, "STUCK_AFTER_SECONDS", 0.0)
+    monkeypatch.setenv("GATEWAY_STUCK_SECONDS", "0.001")
+    get_settings.cache_clear()
     claimed_at = real_now() - timedelta(seconds=1)
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(claimed_at=claimed_at))
     session.commit()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,19 +95,28 @@ def _mark_absent(url: str) -> None:
     engine.dispose()
 
 
-def _scheduler_has_ticked(url: str) -> bool:
+def _hold_scheduler_lease(url: str, hold: bool) -> None:
+    """Take the scheduler's lease as another holder would (or give it back).
+
+    While the test holds it, the in-process scheduler does not tick, so it cannot open today's cases before
+    the test presses Start; once released, it ticks and hands over whatever has fallen due."""
     from gateway.models import Lease
 
+    now = datetime.now(UTC)
     engine = create_engine(url)
-    try:
-        with Session(engine) as db:
-            return db.scalar(select(Lease.name)) is not None
-    finally:
-        engine.dispose()
+    with Session(engine) as db:
+        lease = db.get(Lease, "scheduler")
+        expires = now + timedelta(days=1) if hold else now - timedelta(minutes=1)
+        if lease is None:
+            db.add(Lease(name="scheduler", holder="browser-test", expires_at=expires))
+        else:
+            lease.expires_at = expires
+        db.commit()
+    engine.dispose()
 
 
 @pytest.fixture
-def running_gateway(tmp_path: Path) -> Iterator[str]:
+def running_gateway(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``gateway serve --with-worker`` on a free port over a fresh SQLite database; yields its URL."""
     from gateway.db import dispose_engines
     from gateway.migrate import upgrade
@@ -116,12 +125,12 @@ def running_gateway(tmp_path: Path) -> Iterator[str]:
     upgrade(url)
     dispose_engines()
     _seed(url)
+    _mark_absent(url)
+    _hold_scheduler_lease(url, hold=True)
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("GATEWAY_", "TWILIO_", "SMTP_"))}
     env.update(GATEWAY_DATABASE_URL=url, GATEWAY_VAR_DIR=str(tmp_path / "var"), GATEWAY_CHANNELS="sandbox",
-               GATEWAY_CLOCK="2026-11-23T09:30:00", GATEWAY_SECRET_KEY="browser-test-secret",
-               # One scheduler tick at start only: the test, not the clock, starts today's follow-up.
-               GATEWAY_SCHEDULER_TICK="3600")
+               GATEWAY_CLOCK="2026-11-23T09:30:00", GATEWAY_SECRET_KEY="browser-test-secret")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "serve", "--with-worker",
@@ -129,10 +138,7 @@ def running_gateway(tmp_path: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for("the server", lambda: httpx.get(base + "/healthz", timeout=2).status_code == 200, process, log)
-        _wait_for("the scheduler's first tick", lambda: _scheduler_has_ticked(url), process, log)
-        time.sleep(1.0)  # setup, not a check: let that first tick finish before the absences exist
-        _mark_absent(url)  # after the first tick, so the Start button has work to do
-        yield base
+        yield base, url
     finally:
         process.terminate()
         try:
@@ -173,10 +179,11 @@ def reload_until(page: Any, text: str) -> None:
         page.reload()
 
 
-def test_follow_up_reply_and_suggested_code_in_the_browser(running_gateway: str, browser_page: Any) -> None:
+def test_follow_up_reply_and_suggested_code_in_the_browser(running_gateway: tuple[str, str],
+                                                            browser_page: Any) -> None:
     from playwright.sync_api import expect
 
-    page, base = browser_page, running_gateway
+    page, (base, database) = browser_page, running_gateway
     page.goto(base + "/")
     expect(page).to_have_url(base + "/login?next=/")
     shot(page, "01-login")
@@ -190,6 +197,7 @@ def test_follow_up_reply_and_suggested_code_in_the_browser(running_gateway: str,
     page.get_by_role("button", name="Start follow-up for 2 families").click()
     expect(page.get_by_text("Follow-up started: 2 families")).to_be_visible()
     shot(page, "03-today-started")
+    _hold_scheduler_lease(database, hold=False)  # from now on the scheduler ticks as in production
     # No reload from here: htmx polls the progress block until the sandbox's delivery callbacks show.
     expect(page.locator("li.family", has_text="Amira Nowak")).to_contain_text("delivered")
 

@@ -164,3 +164,38 @@ def test_review_status_is_read_from_the_header_or_the_leading_comment(tmp_path: 
     assert review_status(comment) == "draft, machine-drafted"
     assert review_status(plain) == "not stated"
     assert review_status(tmp_path / "missing.po") == "no catalog"
+
+
+def test_only_the_dsl_takes_on_an_alerted_case(client: TestClient,
+                                              staff_accounts: dict[StaffRole, str], family: SeededFamily,
+                                              session: Session) -> None:
+    from gateway.models import DslAlert, Pupil
+
+    case = AbsenceCase(date=datetime(2026, 11, 23).date(), family_key=str(family.pupil_id),
+                       state=CaseState.DSL_ALERTED, current_step=4)
+    case.pupils = [session.get(Pupil, family.pupil_id)]  # type: ignore[list-item]
+    session.add(case)
+    session.flush()
+    session.add(DslAlert(case_id=case.id))
+    session.commit()
+    office_token = sign_in(client, staff_accounts[StaffRole.OFFICE])
+    assert "The DSL has been alerted" in client.get("/?date=2026-11-23").text
+    assert client.post(f"/cases/{case.id}/acknowledge", data={"csrf_token": office_token}).status_code == 403
+    client.post("/logout", data={"csrf_token": office_token})
+    token = sign_in(client, staff_accounts[StaffRole.DSL])
+    assert "I am dealing with this family" in client.get("/?date=2026-11-23").text
+    response = client.post(f"/cases/{case.id}/acknowledge", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    session.expire_all()
+    alert = session.scalars(select(DslAlert)).one()
+    assert alert.acknowledged_at is not None
+    assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "acknowledge_dsl_alert")).one()
+
+
+def test_parent_phone_shows_what_a_call_said() -> None:
+    from gateway.web.pages.sandbox import spoken_text
+
+    twiml = ('<?xml version="1.0"?><Response><Say language="pl-PL">Dzie&#324; dobry, Amira</Say>'
+             '<Gather action="x"><Say>Press 1 if Amira is ill</Say></Gather></Response>')
+    assert spoken_text(twiml) == "Dzień dobry, Amira\nPress 1 if Amira is ill"
+    assert spoken_text(None) == "Voice call (not answered yet)"

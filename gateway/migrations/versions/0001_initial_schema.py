@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:55:55.652833
+Create Date: 2026-11-23 14:29:18.681840
 """
 
 from collections.abc import Sequence
@@ -237,7 +237,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('variant', sa.String(length=16), nullable=False),
     sa.Column('step', sa.Integer(), nullable=True),
-    sa.Column('why', sa.String(length=200), nullable=True),
+    sa.Column('why', sa.Text(), nullable=True),
     sa.Column('fallback_channels', sa.JSON(), nullable=False),
     sa.Column('same_day', sa.Boolean(), nullable=False),
     sa.Column('state', sa.Enum('planned', 'queued', 'sending', 'accepted', 'delivered', 'failed', 'undelivered', 'cancelled', 'suppressed', name='outbox_state', native_enum=False, length=16), nullable=False),

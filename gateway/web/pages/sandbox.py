@@ -7,6 +7,8 @@ exactly as Twilio signs, and POSTed over HTTP to this server's ``/webhooks/twili
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -42,6 +44,14 @@ def _sandbox_state(request: Request) -> Any:
     return request.app.state.twilio_sandbox
 
 
+def spoken_text(twiml: str | None) -> str:
+    """What the parent heard on a call: the text of each ``<Say>`` in the TwiML the gateway answered."""
+    if not twiml:
+        return "Voice call (not answered yet)"
+    said = [html.unescape(part).strip() for part in re.findall(r"<Say[^>]*>(.*?)</Say>", twiml, re.DOTALL)]
+    return "\n".join(s for s in said if s) or "Voice call"
+
+
 @router.get("/phones")
 def phones_page(request: Request, db: DbSession) -> Response:
     """Every number the sandbox sent to, with what arrived and what the parent answered."""
@@ -53,7 +63,7 @@ def phones_page(request: Request, db: DbSession) -> Response:
              "at": record.received_at})
     for record in state.calls():
         by_number[record.params.get("To", "")].append(
-            {"direction": "in", "kind": "call", "text": "Voice call", "status": record.status,
+            {"direction": "in", "kind": "call", "text": spoken_text(record.twiml), "status": record.status,
              "at": record.received_at})
     numbers = [n for n in by_number if n]
     owners: dict[str, str] = {}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -21,13 +21,16 @@ from gateway.models import (
     AbsenceCase,
     Adult,
     CaseState,
+    DslAlert,
     InboundMessage,
     OutboxMessage,
     OutboxState,
     Pupil,
+    StaffRole,
+    StaffUser,
 )
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, require_role
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -56,6 +59,7 @@ class FamilyRow:
     messages: Counter[str] = field(default_factory=Counter)  # sent / delivered / failed / waiting
     reply: InboundMessage | None = None
     reply_from: str | None = None
+    alert: DslAlert | None = None
 
     @property
     def label(self) -> tuple[str, str]:
@@ -102,6 +106,8 @@ def family_rows(session: Session, on: date) -> list[FamilyRow]:
                                        .order_by(InboundMessage.received_at)):
             if inbound.case_id is not None:
                 replies[inbound.case_id] = inbound  # the latest wins
+    alerts = {a.case_id: a for a in session.scalars(select(DslAlert).where(DslAlert.case_id.in_(case_ids)))} \
+        if case_ids else {}
     adult_ids = {r.adult_id for rows in outbox.values() for r in rows if r.adult_id} | {
         r.adult_id for r in replies.values() if r.adult_id}
     names = {a.id: a.full_name for a in session.scalars(select(Adult).where(Adult.id.in_(adult_ids)))} \
@@ -123,7 +129,8 @@ def family_rows(session: Session, on: date) -> list[FamilyRow]:
         contacted = sorted({names[r.adult_id] for r in parent_rows if r.adult_id in names})
         rows.append(FamilyRow(pupils=list(case.pupils), status=_status(case, reply is not None, bool(parent_rows)),
                               case=case, contacted=contacted, messages=tally, reply=reply,
-                              reply_from=names.get(reply.adult_id) if reply and reply.adult_id else None))
+                              reply_from=names.get(reply.adult_id) if reply and reply.adult_id else None,
+                              alert=alerts.get(case.id)))
     waiting = [p for p in unexplained_pupils(session, on) if p not in pupils_in_cases(session, on)]
     if waiting:
         pupils = {p.id: p for p in session.scalars(select(Pupil).where(Pupil.id.in_(waiting)))}
@@ -174,6 +181,21 @@ def start_today(request: Request, db: DbSession, staff: CurrentStaff,
     flash(request, f"Follow-up started: {summary.cases_opened} families, "
                    f"{summary.messages_queued} messages on their way.", "good")
     return RedirectResponse(f"/?date={on.isoformat()}", status_code=303)
+
+
+@router.post("/cases/{case_id}/acknowledge")
+def acknowledge_dsl_alert(request: Request, case_id: int, db: DbSession,
+                          staff: StaffUser = Depends(require_role(StaffRole.DSL))) -> Response:  # noqa: B008
+    """The DSL takes the case on (e.g. arranges a home visit); the alert stops asking for attention."""
+    alert = db.scalar(select(DslAlert).where(DslAlert.case_id == case_id))
+    if alert is None:
+        raise HTTPException(status_code=404, detail="No DSL alert for this case.")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by = clock.now(), staff.id
+        record_audit(db, staff, "acknowledge_dsl_alert", "absence_case", case_id, {})
+    flash(request, "Noted: you are dealing with this family.", "good")
+    case = db.get(AbsenceCase, case_id)
+    return RedirectResponse(f"/?date={case.date.isoformat()}" if case else "/", status_code=303)
 
 
 @router.post("/cases/{case_id}/close")
