@@ -47,7 +47,7 @@ def main() -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     if args.only:
         names = [n for n in names if n.removeprefix("bench_") in args.only or n in args.only]
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 170)
     results: list[BenchResult] = []
     failures: list[str] = []
     started = time.perf_counter()

@@ -8,37 +8,16 @@ created beside PG_URL and dropped afterwards.
 from __future__ import annotations
 
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from bench.common import PG_URL, BenchResult, stopwatch
-from gateway.db import dispose_engines, make_engine, normalise_url, session_scope
+from gateway.db import dispose_engines, make_engine, session_scope
+from gateway.devtools.scratch_db import scratch_postgres_database
 from gateway.devtools.synthetic_school import generate_school
 from gateway.importing import import_ctf
 from gateway.migrate import upgrade
 
 TARGET_SECONDS = 60.0
-
-
-@contextmanager
-def _scratch_postgres(server_url: str) -> Iterator[str]:
-    server = make_url(normalise_url(server_url))
-    name = f"gwbench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _measure(backend: str, url: str, ctf: Path, pupils: int, contacts: int) -> list[BenchResult]:
@@ -71,7 +50,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         contacts = len(school.adults)
         results += _measure("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", ctf, pupils, contacts)
         if PG_URL:
-            with _scratch_postgres(PG_URL) as url:
+            with scratch_postgres_database(PG_URL) as url:
                 results += _measure("PostgreSQL", url, ctf, pupils, contacts)
         dispose_engines()
     return results

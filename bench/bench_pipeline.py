@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bench.common import PG_URL, BenchResult
 from channels.memory import MemoryChannel
 from gateway import clock
 from gateway.config import get_settings
-from gateway.db import dispose_engines, get_engine, normalise_url
+from gateway.db import dispose_engines, get_engine
+from gateway.devtools.scratch_db import scratch_postgres_database
 from gateway.migrate import upgrade
 from gateway.models import OutboxMessage, OutboxState
 
@@ -91,20 +90,8 @@ def run(quick: bool = False) -> list[BenchResult]:
                                    ">= 50", rate >= 50, f"{count} messages, 4 worker threads"))
         dispose_engines()
     if PG_URL:
-        server = make_url(normalise_url(PG_URL))
-        name = f"gwbench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = server.set(database=name).render_as_string(hide_password=False)
-        try:
-            upgrade(url)
+        with scratch_postgres_database(PG_URL, prefix="gwbench") as url:
             rate = _run_one(url, count, threads=8)
             results.append(BenchResult(6, "pipeline send rate (PostgreSQL, stub broker, memory channel)", rate,
                                        "msg/s", ">= 50", rate >= 50, f"{count} messages, 8 worker threads"))
-        finally:
-            dispose_engines()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     return results

@@ -1,9 +1,9 @@
 """Issue 3: SMS renders per second per core, across every locale, kind and variant (long realistic names).
 
 One process, one thread, timed in CPU seconds of this process (``time.process_time``): the figure is per
-core and stays honest on a busy shared machine; the wall-clock rate is in the note. Templates and catalogs are warmed first (they are compiled
-and cached once per process in production too); each render is a full ``render_message`` call: gettext,
-Babel date and name list, look-alike normalisation and the segment count.
+core and stays honest on a busy shared machine; the wall-clock rate is in the note. Templates and catalogs
+are warmed first (they are compiled and cached once per process in production too); each render is a full
+``render_message`` call: gettext, Babel date and name list, look-alike normalisation and the segment count.
 """
 
 from __future__ import annotations

@@ -17,16 +17,13 @@ import random
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from bench.common import PG_URL, BenchResult
+from gateway.devtools.scratch_db import scratch_postgres_database
 
 ISSUE = 5
 SIZES = (10_000, 30_000, 100_000)
@@ -40,29 +37,6 @@ SURNAMES = [f"Surname{i}" for i in range(1_500)]
 
 
 # Scratch database ---------------------------------------------------------------------------------------
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new, migrated database beside ``server_url``; dropped afterwards whatever happens."""
-    from gateway.db import dispose_engines, normalise_url
-    from gateway.migrate import upgrade
-
-    server = make_url(normalise_url(server_url))
-    name = f"bench_routing_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        dispose_engines()
-        yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 # Synthetic trust ----------------------------------------------------------------------------------------
 class TrustWriter:
     """Families of 1-4 children sharing ~2.95 adults (mother, usually a father, 0-2 emergency contacts),
@@ -274,7 +248,7 @@ def run(quick: bool = False) -> list[BenchResult]:
     results: list[BenchResult] = []
     figures: dict[int, dict[str, Any]] = {}
     writer = TrustWriter()
-    with scratch_database(PG_URL) as url:
+    with scratch_postgres_database(PG_URL) as url:
         for size in sizes:
             seed_started = time.perf_counter()
             writer.grow_to(url, size)

@@ -1,8 +1,13 @@
-"""The one contract every delivery adapter keeps: ``send(message) -> Receipt`` and ``close()``."""
+"""The one contract every delivery adapter keeps: ``send(message) -> Receipt`` and ``close()``.
+
+A channel whose provider can be asked what it already accepted also keeps :class:`ProviderLookup`
+(``find_sent``): the pipeline's reconciler uses it for a message whose worker died mid-send.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from channels.status import DeliveryStatus
@@ -28,6 +33,9 @@ class OutgoingMessage:
     reply_to: str | None = None  # the school's address for e-mail replies
     voice_prompt: str | None = None  # the keypad prompt after a call's message ("press 1 if ...")
     voicemail_text: str | None = None  # the short message left after a voicemail's beep
+    # When the pipeline claimed this send attempt (aware, real time): a provider lookup need look no earlier.
+    # None when the caller does not know it; lookups then search the whole UTC day.
+    claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,3 +55,14 @@ class Channel(Protocol):
     def send(self, message: OutgoingMessage) -> Receipt: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProviderLookup(Protocol):
+    """Optional beside :class:`Channel`: the provider can say whether it already accepted ``message``.
+
+    ``find_sent`` returns the provider's receipt for ``message`` or None when the provider has no such
+    message. It raises TransientDeliveryError when it could not find out (the caller must then neither
+    resend nor give up, only ask again later): "I could not look" is never the same as "not there"."""
+
+    def find_sent(self, message: OutgoingMessage) -> Receipt | None: ...

@@ -17,7 +17,9 @@ class MemoryChannel:
     """Keeps every accepted message in ``outbox``; ``faults`` maps an address to the error it raises.
 
     Sending the same idempotency key twice is accepted once and answered with the first receipt, as a
-    provider with idempotency keys would; ``sends_per_key`` shows how often each key was asked for."""
+    provider with idempotency keys would; ``sends_per_key`` shows how often each key was asked for.
+    ``find_sent`` answers from the same record (by idempotency key), so the memory channel keeps the
+    optional ProviderLookup contract like the Twilio adapters; ``lookup_fault`` makes lookups fail."""
 
     def __init__(
         self,
@@ -30,6 +32,7 @@ class MemoryChannel:
         self.faults: dict[str, Fault | Callable[[OutgoingMessage], Fault]] = dict(faults or {})
         self.sends_per_key: dict[str, int] = {}
         self.closed = False
+        self.lookup_fault: TransientDeliveryError | None = None
         self._receipts: dict[str, Receipt] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -50,6 +53,15 @@ class MemoryChannel:
             receipt = Receipt(f"MEM{next(self._ids):08d}", DeliveryStatus.QUEUED, self.name)
             self._receipts[message.idempotency_key] = receipt
             return receipt
+
+    def find_sent(self, message: OutgoingMessage) -> Receipt | None:
+        """The receipt of the accepted message with ``message``'s idempotency key, or None."""
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("channel is closed")
+            if self.lookup_fault is not None:
+                raise self.lookup_fault
+            return self._receipts.get(message.idempotency_key)
 
     def close(self) -> None:
         """Idempotent; later sends raise RuntimeError."""

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gateway import clock as gateway_clock
 from gateway.config import get_settings
-from gateway.db import dispose_engines, get_engine, normalise_url
+from gateway.db import dispose_engines, get_engine
+from gateway.devtools.scratch_db import scratch_postgres_database
 from gateway.migrate import upgrade
 from gateway.models import Base
 
@@ -59,21 +58,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_database() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("GATEWAY_TEST_DATABASE_URL not set")
-    server = make_url(normalise_url(PG_URL))
-    name = f"gwtest_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    dispose_engines()
-    try:
+    with scratch_postgres_database(PG_URL, prefix="gwtest") as url:
         yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _truncate_all(engine: Engine) -> None:

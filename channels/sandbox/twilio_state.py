@@ -7,6 +7,11 @@ Faults, checked in this order for each create request:
 4. Twilio's own magic test numbers (``+15005550001`` invalid, ``...0003`` region, ``...0004`` opted out,
    ``...0009`` not a mobile) behave as they do with Twilio's test credentials.
 ``async_errors[number]`` makes an accepted message fail later, in its status callback (30003–30008).
+``fail_next_lookups(count, ...)`` fails the next list (GET) requests instead; creates are unaffected.
+
+``hold_in_queue`` plays Twilio's own queue: a message (or call) accepted while it is set has no
+``date_sent`` (``start_time``) until its status callbacks say it was sent (dialled), just as Twilio leaves
+them empty for a message waiting behind its sending rate. Otherwise the sandbox hands each one on at once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -70,6 +76,42 @@ class SandboxRecord:
     status: str = "queued"
     callbacks: list[dict[str, str]] = field(default_factory=list)
     twiml: str | None = None  # calls: what our TwiML URL answered
+    sent_at: float | None = None  # date_sent (messages) / start_time (calls); None while held in the queue
+
+    @property
+    def sent_day(self) -> date | None:
+        """The UTC day it was sent (dialled): what Twilio's DateSent / StartTime filters compare."""
+        return None if self.sent_at is None else datetime.fromtimestamp(self.sent_at, UTC).date()
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The filters of one Messages.json / Calls.json list request. Twilio compares whole UTC days:
+    ``on`` is ``DateSent``/``StartTime``, ``on_or_before`` its ``<`` form, ``on_or_after`` its ``>`` form;
+    a record not yet sent (no date) matches no date filter."""
+
+    kind: str
+    to: str | None = None
+    from_: str | None = None
+    status: str | None = None
+    on: date | None = None
+    on_or_before: date | None = None
+    on_or_after: date | None = None
+
+    def matches(self, record: SandboxRecord) -> bool:
+        params = record.params
+        if record.kind != self.kind or (self.to is not None and params.get("To") != self.to):
+            return False
+        if self.from_ is not None and params.get("From") != self.from_:
+            return False
+        if self.status is not None and record.status != self.status:
+            return False
+        if self.on is None and self.on_or_before is None and self.on_or_after is None:
+            return True
+        day = record.sent_day
+        return day is not None and (self.on is None or day == self.on) and (
+            self.on_or_before is None or day <= self.on_or_before) and (
+            self.on_or_after is None or day >= self.on_or_after)
 
 
 class TwilioSandboxState:
@@ -91,11 +133,13 @@ class TwilioSandboxState:
         """Forget every record and fault."""
         with self._lock:
             self.latency = 0.0
+            self.hold_in_queue = False
             self.errors: dict[str, Fault] = {}
             self.suffix_errors: dict[str, Fault] = {}
             self.async_errors: dict[str, int] = {}
             self.answered_by: dict[str, str] = {}
             self._fail_next: list[Fault] = []
+            self._fail_next_lookups: list[Fault] = []
             self.records: list[SandboxRecord] = []
             self.attempts_per_key: Counter[str] = Counter()
             self.attempts_per_body: Counter[str] = Counter()
@@ -117,6 +161,16 @@ class TwilioSandboxState:
         """The next ``count`` create requests fail (whatever the number)."""
         with self._lock:
             self._fail_next.extend([Fault(status, code, retry_after)] * count)
+
+    def fail_next_lookups(self, count: int, status: int = 503, code: int = 20503,
+                          retry_after: float | None = None) -> None:
+        """The next ``count`` list (GET) requests fail (creates are unaffected)."""
+        with self._lock:
+            self._fail_next_lookups.extend([Fault(status, code, retry_after)] * count)
+
+    def lookup_fault(self) -> Fault | None:
+        with self._lock:
+            return self._fail_next_lookups.pop(0) if self._fail_next_lookups else None
 
     def inject_async_error(self, number: str, error_code: int) -> None:
         """Messages to ``number`` are accepted, then fail in their status callback with ``error_code``."""
@@ -155,7 +209,8 @@ class TwilioSandboxState:
         prefix = "SM" if kind == "message" else "CA"
         with self._lock:
             sid = f"{prefix}{next(self._sids):032x}"
-            record = SandboxRecord(kind, sid, dict(params), idempotency_key, received_at)
+            record = SandboxRecord(kind, sid, dict(params), idempotency_key, received_at,
+                                   sent_at=None if self.hold_in_queue else received_at)
             self.records.append(record)
         if self.send_callbacks and params.get("StatusCallback"):
             self._schedule_callbacks(record)
@@ -177,6 +232,12 @@ class TwilioSandboxState:
     def find(self, sid: str) -> SandboxRecord | None:
         with self._lock:
             return next((r for r in self.records if r.sid == sid), None)
+
+    def search(self, query: ListQuery) -> list[SandboxRecord]:
+        """The records ``query`` selects, newest first (as Twilio lists them)."""
+        with self._lock:
+            found = [r for r in self.records if query.matches(r)]
+        return sorted(found, key=lambda r: r.received_at, reverse=True)
 
     # -- status callbacks ----------------------------------------------------------------------------
     def _schedule_callbacks(self, record: SandboxRecord) -> None:
@@ -219,6 +280,8 @@ class TwilioSandboxState:
                 record, url, params = item
                 time.sleep(self.callback_delay)
                 record.status = params.get("MessageStatus") or params.get("CallStatus") or record.status
+                if record.sent_at is None and record.status not in ("queued", "accepted", "initiated"):
+                    record.sent_at = time.time()  # left the queue: now it has a date_sent / start_time
                 record.callbacks.append(params)
                 self.post_signed(http, url, params)
                 if params.get("CallStatus") == "in-progress" and record.params.get("Url"):
