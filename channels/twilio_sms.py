@@ -1,12 +1,32 @@
-"""SMS through Twilio's Messages API with the real ``twilio`` client."""
+"""SMS through Twilio's Messages API with the real ``twilio`` client, and the provider lookup (``find_sent``)
+that lets the pipeline's reconciler record a message whose worker died after Twilio accepted it.
+
+The lookup, and what it cannot promise. Twilio has no idempotency key for messages, so a message is found
+by what it says: an outbound message to the same number, from our number (or Messaging Service), whose body
+is exactly the body we send, created no earlier than the claim (less :data:`CLOCK_SKEW`) or, when the
+claim time is unknown, on the same UTC day. Two lists are read: one filtered by ``DateSent>`` (the
+documented, cheap filter) and, only when that finds nothing, one without a date filter, because Twilio
+leaves ``date_sent`` empty while a message waits in its queue and such a message matches no date filter.
+Residual risks: an identical text to the same number earlier in the window is taken for ours (recorded, not
+resent); a body Twilio rewrote (a trial account's prefix, a Messaging Service's Smart Encoding) is not
+found (resent); a parent with more than :data:`QUEUED_SCAN_LIMIT` messages from us is only partly scanned
+by the second list; Twilio's list may lag its create by a moment (the reconciler waits minutes).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioException
 
 from channels.base import OutgoingMessage, Receipt
 from channels.config import TwilioConfig
+from channels.errors import PermanentDeliveryError, TransientDeliveryError
 from channels.rate_limit import RateLimiter
 from channels.status import DeliveryStatus
 from channels.twilio_client import ApiBaseHttpClient, make_client, twilio_errors
@@ -34,6 +54,58 @@ def _status(word: str | None) -> DeliveryStatus:
         return DeliveryStatus.QUEUED
 
 
+# Lookups ---------------------------------------------------------------------------------------------------
+CLOCK_SKEW = timedelta(minutes=5)  # our clock against Twilio's, and its whole-second RFC 2822 dates
+LOOKUP_PAGE_SIZE = 100
+QUEUED_SCAN_LIMIT = 1000  # messages read, newest first, when looking past the date filter
+
+
+def lookup_since(message: OutgoingMessage, now: datetime | None = None) -> datetime:
+    """The earliest creation time (UTC) the provider's copy of ``message`` can have: the claim less the clock
+    skew, or the start of the current UTC day when the message does not carry its claim time."""
+    if message.claimed_at is not None:
+        return message.claimed_at.astimezone(UTC) - CLOCK_SKEW
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return datetime.combine(today, time(0), tzinfo=UTC)
+
+
+def start_of_utc_day(moment: datetime) -> datetime:
+    """Midnight UTC of ``moment``'s day: Twilio's date filters compare whole days (``YYYY-MM-DD``)."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def created_since(record: Any, since: datetime) -> bool:
+    """True when the SDK record's ``date_created`` is at or after ``since``."""
+    created = getattr(record, "date_created", None)
+    return isinstance(created, datetime) and created >= since
+
+
+def newest(records: Iterable[Any]) -> Any | None:
+    """The most recently created of ``records`` (None for none)."""
+    return max(records, key=lambda r: r.date_created, default=None)
+
+
+@contextmanager
+def lookup_errors(http_client: ApiBaseHttpClient) -> Iterator[None]:
+    """Run a provider lookup, turning every failure into TransientDeliveryError.
+
+    A lookup that failed says nothing about the message: not "not sent" (the caller would resend) and not
+    "this address is refused" (PermanentDeliveryError would move the parent to another channel). The SDK
+    raises its base TwilioException, not TwilioRestException, for a list page that is not a 200."""
+    try:
+        with twilio_errors(http_client, ""):  # no idempotency header: a lookup is not a send attempt
+            yield
+    except PermanentDeliveryError as exc:
+        raise TransientDeliveryError(None, exc.code, f"lookup refused: {exc.reason}") from exc
+    except TwilioException as exc:
+        reply = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(reply, "status_code", None)
+        raise TransientDeliveryError(http_client.last_retry_after(), str(status) if status else "lookup",
+                                     "Twilio did not answer the lookup") from exc
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise TransientDeliveryError(None, "lookup", type(exc).__name__) from exc
+
+
 class TwilioSmsChannel:
     """``send`` creates one Message; the cap in ``limiter`` is respected before each request."""
 
@@ -48,11 +120,17 @@ class TwilioSmsChannel:
         self.client = make_client(config.account_sid, config.auth_token, config.api_url, config.timeout, self.limiter)
         self._http: ApiBaseHttpClient = self.client.http_client
 
+    @staticmethod
+    def body(message: OutgoingMessage) -> str:
+        """The Body we send for ``message`` (the renderer already normalised it). The lookup compares
+        Twilio's copy with this, so any change to what ``send`` puts in Body belongs here."""
+        return message.text
+
     def create_params(self, message: OutgoingMessage) -> dict[str, object]:
         """The keyword arguments for ``client.messages.create`` (public for tests)."""
         params: dict[str, object] = {
             "to": message.to,
-            "body": message.text,
+            "body": self.body(message),
             "status_callback": self.config.status_callback_url,
         }
         if self.config.messaging_service_sid:
@@ -70,6 +148,38 @@ class TwilioSmsChannel:
             created = self.client.messages.create(**params)
         log.info("sms accepted", extra={"message_id": message.message_id, "provider_id": created.sid})
         return Receipt(provider_id=str(created.sid), status=_status(created.status), channel="sms")
+
+    def find_sent(self, message: OutgoingMessage) -> Receipt | None:
+        """Twilio's receipt for ``message`` if Twilio already accepted it, else None (see the module's
+        docstring for how it is matched); TransientDeliveryError when Twilio could not be asked."""
+        since = lookup_since(message)
+        service = self.config.messaging_service_sid
+        # A Messaging Service's message has no From until a sender is chosen: filter by it only without one.
+        sender: dict[str, object] = {} if service else {"from_": self.config.from_number}
+        with lookup_errors(self._http):
+            sent = self.client.messages.list(to=message.to, date_sent_after=start_of_utc_day(since),
+                                             page_size=LOOKUP_PAGE_SIZE, **sender)
+            found = self._newest_match(sent, message, since)
+            if found is None:
+                recent = self.client.messages.list(to=message.to, limit=QUEUED_SCAN_LIMIT,
+                                                   page_size=LOOKUP_PAGE_SIZE, **sender)
+                found = self._newest_match(recent, message, since)
+        if found is None:
+            return None
+        log.info("sms found at provider", extra={"message_id": message.message_id, "provider_id": found.sid})
+        return Receipt(provider_id=str(found.sid), status=_status(found.status), channel="sms")
+
+    def _newest_match(self, records: Iterable[Any], message: OutgoingMessage, since: datetime) -> Any | None:
+        body = self.body(message)
+        service = self.config.messaging_service_sid
+
+        def ours(record: Any) -> bool:
+            sender_matches = (record.messaging_service_sid == service if service
+                              else record.from_ == self.config.from_number)
+            return (str(record.direction or "").startswith("outbound") and record.to == message.to
+                    and record.body == body and sender_matches and created_since(record, since))
+
+        return newest(r for r in records if ours(r))
 
     def close(self) -> None:
         """Close the HTTP connections (idempotent). A limiter passed in belongs to whoever made it."""

@@ -5,11 +5,22 @@ The call is placed with answering-machine detection that waits for the end of a 
 person with :func:`call_twiml` (the message and a one-digit keypad question) and a voicemail with
 :func:`voicemail_twiml` (a short message after the beep). A key press goes to the gather URL, answered with
 :func:`gather_reply_twiml`. These builders are pure: the web app's webhooks call them.
+
+``find_sent`` looks a call up for the reconciler. A Call resource does not echo the TwiML URL or the status
+callback (Twilio's OpenAPI lists neither), so nothing on it names our outbox id: a call is ours when it went
+to the same number from our caller id, created no earlier than the claim (less the clock skew) or, without a
+claim time, on the same UTC day. Two lists are read, ``StartTime>`` and ``Status=queued``, because a call
+still waiting in Twilio's queue has no start time and matches no time filter. Residual ambiguity: two calls
+to the same number in that window cannot be told apart; the newest is taken (the stuck row's claim is the
+most recent attempt), so with no claim time an earlier call that day to the same number can be recorded as
+this message's and this one is not placed.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -18,12 +29,30 @@ from channels.config import TwilioConfig
 from channels.rate_limit import RateLimiter
 from channels.status import DeliveryStatus
 from channels.twilio_client import ApiBaseHttpClient, make_client, twilio_errors
+from channels.twilio_sms import (
+    LOOKUP_PAGE_SIZE,
+    created_since,
+    lookup_errors,
+    lookup_since,
+    newest,
+    start_of_utc_day,
+)
 
 log = logging.getLogger(__name__)
 
 CALL_STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 RING_SECONDS = 30  # long enough for a parent to find the phone, short of most voicemail pick-up times
 GATHER_SECONDS = 8
+
+
+def call_status(word: str | None) -> DeliveryStatus:
+    """Our status for Twilio's call status word (``in-progress`` is answered; unknown words are queued)."""
+    if word == "in-progress":
+        return DeliveryStatus.ANSWERED
+    try:
+        return DeliveryStatus(word or "queued")
+    except ValueError:
+        return DeliveryStatus.QUEUED
 
 
 def is_voicemail(answered_by: str | None) -> bool:
@@ -114,11 +143,29 @@ class TwilioVoiceChannel:
         with twilio_errors(self._http, message.idempotency_key):
             call = self.client.calls.create(**params)
         log.info("call placed", extra={"message_id": message.message_id, "provider_id": call.sid})
-        try:
-            status = DeliveryStatus(call.status or "queued")
-        except ValueError:
-            status = DeliveryStatus.QUEUED
-        return Receipt(provider_id=str(call.sid), status=status, channel="voice")
+        return Receipt(provider_id=str(call.sid), status=call_status(call.status), channel="voice")
+
+    def find_sent(self, message: OutgoingMessage) -> Receipt | None:
+        """Twilio's receipt for the call ``message`` asked for, if Twilio has it, else None (see the module's
+        docstring for the matching and its ambiguity); TransientDeliveryError when Twilio could not be asked."""
+        since = lookup_since(message)
+        with lookup_errors(self._http):
+            started = self.client.calls.list(to=message.to, from_=self.caller,
+                                             start_time_after=start_of_utc_day(since), page_size=LOOKUP_PAGE_SIZE)
+            waiting = self.client.calls.list(to=message.to, from_=self.caller, status="queued",
+                                             page_size=LOOKUP_PAGE_SIZE)
+        found = self._newest_match([*started, *waiting], message, since)
+        if found is None:
+            return None
+        log.info("call found at provider", extra={"message_id": message.message_id, "provider_id": found.sid})
+        return Receipt(provider_id=str(found.sid), status=call_status(found.status), channel="voice")
+
+    def _newest_match(self, records: list[Any], message: OutgoingMessage, since: datetime) -> Any | None:
+        def ours(record: Any) -> bool:
+            return (str(record.direction or "").startswith("outbound") and record.to == message.to
+                    and record._from == self.caller and created_since(record, since))
+
+        return newest(r for r in records if ours(r))
 
     def close(self) -> None:
         """Close the HTTP connections (idempotent)."""

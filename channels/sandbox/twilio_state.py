@@ -143,6 +143,7 @@ class TwilioSandboxState:
             self.records: list[SandboxRecord] = []
             self.attempts_per_key: Counter[str] = Counter()
             self.attempts_per_body: Counter[str] = Counter()
+            self.list_queries: list[ListQuery] = []  # every list (GET) request that got an answer
 
     def set_latency(self, seconds: float) -> None:
         self.latency = max(0.0, seconds)
@@ -171,6 +172,11 @@ class TwilioSandboxState:
     def lookup_fault(self) -> Fault | None:
         with self._lock:
             return self._fail_next_lookups.pop(0) if self._fail_next_lookups else None
+
+    def lookup_faults_left(self) -> int:
+        """How many of the ``fail_next_lookups`` failures have not been played yet."""
+        with self._lock:
+            return len(self._fail_next_lookups)
 
     def inject_async_error(self, number: str, error_code: int) -> None:
         """Messages to ``number`` are accepted, then fail in their status callback with ``error_code``."""
@@ -236,6 +242,7 @@ class TwilioSandboxState:
     def search(self, query: ListQuery) -> list[SandboxRecord]:
         """The records ``query`` selects, newest first (as Twilio lists them)."""
         with self._lock:
+            self.list_queries.append(query)
             found = [r for r in self.records if query.matches(r)]
         return sorted(found, key=lambda r: r.received_at, reverse=True)
 

@@ -202,12 +202,14 @@ def send_one_off(session: Session, *, adult_id: int, kind: str, pupil_ids: list[
     """A staff-initiated message of ``kind`` to one adult, rendered in the adult's language, sent now.
 
     Uses ``channel`` or the adult's first usable preferred channel. Commits and enqueues; returns the outbox id
-    (None when the adult has no usable contact point)."""
+    (None when the adult has no usable contact point). Raises ContactRestricted for a restricted adult."""
     from gateway.pipeline.delivery import usable_point
+    from gateway.safeguarding import ensure_contactable
 
     adult = session.get(Adult, adult_id)
     if adult is None:
         return None
+    ensure_contactable(session, adult_id)
     order = [channel] if channel else adult.channels
     for name in order:
         point = usable_point(session, adult_id, name)

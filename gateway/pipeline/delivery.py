@@ -33,6 +33,7 @@ from gateway.logging_setup import redact
 from gateway.models import ContactKind, ContactPoint, OutboxMessage, OutboxState
 from gateway.pipeline import collaborators
 from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, mark_enqueued, real_now
+from gateway.safeguarding import blocked_reason
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,13 @@ def send_outbox_message(outbox_id: int) -> SendOutcome:
             return SendOutcome("skipped")
         row = session.get(OutboxMessage, outbox_id)
         assert row is not None
+        if row.adult_id is not None:
+            blocked = blocked_reason(session, row.adult_id)
+            if blocked is not None:
+                # Safeguarding is absolute: the DSL may have restricted this adult after the message was queued.
+                row.state, row.error_reason, row.updated_at = OutboxState.SUPPRESSED, blocked, clock.now()
+                log.warning("message suppressed by a restriction", extra={"outbox_id": outbox_id, "reason": blocked})
+                return SendOutcome("suppressed")
         message = outgoing_for(row)
         channel_name = row.channel
     # The claim is committed before the provider is called: a crash from here on leaves 'sending', which

@@ -26,9 +26,10 @@ def absence_send_at(
     ``now=None`` plans the day as scheduled (the CLI for a date other than today).
     """
     due = ladder.step_due(day, step, tz)
-    at = due if now is None else max(due, now)
-    if at.microsecond:  # whole seconds read better in a plan; round up so nothing is planned in the past
-        at = at.replace(microsecond=0) + timedelta(seconds=1)
+    if now is not None and now >= due:
+        at = now.replace(microsecond=0)  # due already: send now (whole seconds read better in a plan)
+    else:
+        at = due.replace(microsecond=0) + timedelta(seconds=1) if due.microsecond else due
     earliest = local_instant(datetime.combine(day, ladder.earliest), tz)
     latest = local_instant(datetime.combine(day, ladder.latest), tz)
     at = max(at, earliest)

@@ -3,8 +3,9 @@
 every queued broker message: it runs without persistence). The Twilio sandbox counts what it was asked to
 send per idempotency key: every message must arrive exactly once and none may be lost.
 
-The reconciler's provider lookup (``find_sent``) is stood in by a lookup of the sandbox's records, see
-``tests/pipeline/gateway_process.py``.
+No stand-ins: a row the killed worker left in ``sending`` is resolved by the product's own provider lookup,
+``TwilioSmsChannel.find_sent``, reading the sandbox's Messages.json list over HTTP as it would Twilio's.
+The lookups the reconciler made are counted from the sandbox side, so the drill shows that they ran.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,7 +119,7 @@ def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, da
     _fill_outbox(session)
     env = child_env(database_url, tmp_path, GATEWAY_BROKER_URL=private_redis.url, TWILIO_API_URL=sandbox.url,
                     TWILIO_MPS="100000", GATEWAY_STUCK_SECONDS="3", GATEWAY_REENQUEUE_SECONDS="8",
-                    GATEWAY_SCHEDULER_TICK="0.5", PIPELINE_TEST_STANDINS="sandbox_lookup")
+                    GATEWAY_SCHEDULER_TICK="0.5")
     scheduler = gateway_process(["scheduler"], env, tmp_path / "scheduler.log")
     worker = gateway_process(["worker", "--threads", "8"], env, tmp_path / "worker1.log")
     second: subprocess.Popen[bytes] | None = None
@@ -125,6 +127,8 @@ def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, da
         deadline = time.monotonic() + 150
         _wait_for(session, BATCH // 4, deadline, tmp_path)
         if disaster == "sigkill_worker":
+            # The first lookups fail: the reconciler must then wait and ask again, never resend blindly.
+            sandbox.state.fail_next_lookups(3, 503, 20503)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
             second = gateway_process(["worker", "--threads", "8"], env, tmp_path / "worker2.log")
@@ -150,3 +154,9 @@ def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, da
     assert len(sandbox.state.messages()) == BATCH
     provider_ids = set(session.scalars(select(OutboxMessage.provider_id)))
     assert provider_ids == {record.sid for record in sandbox.state.messages()}
+    if disaster == "sigkill_worker":
+        # Eight busy threads always leave claimed rows behind a SIGKILL: the product's lookup resolved them.
+        looked_up = Counter(q.to for q in sandbox.state.list_queries if q.kind == "message")
+        assert looked_up, "the reconciler never asked the provider"
+        assert sandbox.state.lookup_faults_left() == 0  # the failed lookups were asked again, not resent
+        print(f"{len(looked_up)} stuck rows looked up in {sum(looked_up.values())} list requests")

@@ -31,6 +31,7 @@ from gateway.models import (
     StaffRole,
     StaffUser,
 )
+from gateway.safeguarding import blocked_reason, blocked_reasons
 from gateway.staff import record_audit
 from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, require_role
 from gateway.web.templating import flash, render
@@ -110,14 +111,10 @@ def message_thread(session: Session, adults: list[Adult], pupil_ids: list[int]) 
     return items
 
 
-def may_contact(links: list[PupilContact]) -> bool:
-    """False when any link restricts this adult (no contact, or DSL approval not yet given)."""
-    for link in links:
-        if link.restriction is Restriction.NO_CONTACT:
-            return False
-        if link.restriction is Restriction.DSL_APPROVAL and link.dsl_approved_at is None:
-            return False
-    return True
+def _contactable(db: Session, adult_ids: list[int]) -> dict[int, bool]:
+    """Whether each adult may be contacted (the strictest restriction across all their links, any family)."""
+    blocked = blocked_reasons(db, adult_ids)
+    return {adult_id: adult_id not in blocked for adult_id in adult_ids}
 
 
 @router.get("/families")
@@ -145,7 +142,7 @@ def family_page(request: Request, pupil_id: int, db: DbSession, staff: CurrentSt
         "thread": message_thread(db, [a for a, _ in adults], [p.id for p in pupils]),
         "restrictions": list(Restriction), "literacies": list(Literacy), "channels": CHANNELS,
         "contact_kinds": list(ContactKind), "staff_kinds": STAFF_KINDS,
-        "can_restrict": staff.role is StaffRole.DSL, "may_contact": {a.id: may_contact(links) for a, links in adults},
+        "can_restrict": staff.role is StaffRole.DSL, "may_contact": _contactable(db, [a.id for a, _links in adults]),
     })
 
 
@@ -280,7 +277,8 @@ def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str 
     except Exception as exc:  # show the staff member why, instead of a broken page
         content, error = None, f"{type(exc).__name__}: {exc}"
     return {"content": content, "error": error, "adult": adult, "channel": channel, "kind": kind,
-            "locale": adult.language or "en-GB", "may_contact": may_contact(links), "pupil_ids": [p.id for p in pupils]}
+            "locale": adult.language or "en-GB", "may_contact": blocked_reason(db, adult.id) is None,
+            "pupil_ids": [p.id for p in pupils]}
 
 
 @router.post("/families/{pupil_id}/preview")
