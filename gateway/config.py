@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     stuck_seconds: float = _env("GATEWAY_STUCK_SECONDS", 120.0)
     reenqueue_seconds: float = _env("GATEWAY_REENQUEUE_SECONDS", 300.0)
     scheduler_tick: float = _env("GATEWAY_SCHEDULER_TICK", 2.0)
+    # What one SMS segment costs the school, in pounds (the Milestones page's cost estimate).
+    sms_segment_price: float = _env("GATEWAY_SMS_SEGMENT_PRICE", 0.04)
 
     twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID", None)
     twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN", None)

@@ -164,6 +164,9 @@ class OutboxMessage(Base):
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # real time: handed to the broker
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # real time: a worker took it
+    # Real time of the first claim: the start of the window in which the provider may already hold this message
+    # (the reconciler's provider lookup searches from here; claimed_at moves on with each re-claim).
+    first_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from channels.errors import OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
@@ -72,7 +72,7 @@ def claim(session: Session, outbox_id: int, now: datetime) -> bool:
         .where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.QUEUED,
                (OutboxMessage.send_after.is_(None)) | (OutboxMessage.send_after <= now))
         .values(state=OutboxState.SENDING, attempts=OutboxMessage.attempts + 1, claimed_at=real_now(),
-                updated_at=now)
+                first_claimed_at=func.coalesce(OutboxMessage.first_claimed_at, real_now()), updated_at=now)
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
@@ -82,7 +82,7 @@ def outgoing_for(row: OutboxMessage) -> Any:
     return collaborators.outgoing_message(
         message_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel, to=row.to_address,
         text=row.text, subject=row.subject, html=row.html, locale=row.locale, voice_language=row.voice_language,
-        voice_name=row.voice_name, same_day=row.same_day)
+        voice_name=row.voice_name, same_day=row.same_day, claimed_at=row.first_claimed_at)
 
 
 def _channel(name: str) -> Any:

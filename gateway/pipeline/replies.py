@@ -12,7 +12,8 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import clock
@@ -36,21 +37,24 @@ PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK)
 
 def record_inbound(session: Session, *, provider_sid: str, from_number: str, to_number: str | None, body: str,
                    source: str = "sms", outbox_id: int | None = None) -> tuple[int, bool]:
-    """Store an inbound message once per provider sid; (id, created) — a Twilio retry finds the first row."""
+    """Store an inbound message once per provider sid; (id, created) — a Twilio retry finds the first row.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike): the webhook's hot path,
+    and safe when the same retry arrives twice at once."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values: dict[str, object] = {
+        "provider_sid": provider_sid, "from_number": from_number, "to_number": to_number, "body": body,
+        "source": source, "outbox_id": outbox_id, "received_at": clock.now(), "handled": False,
+        "matched_keywords": [],
+    }
+    statement = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["provider_sid"])
+    created = session.scalar(statement.returning(InboundMessage.id))
+    if created is not None:
+        return int(created), True
     existing = session.scalar(select(InboundMessage.id).where(InboundMessage.provider_sid == provider_sid))
-    if existing is not None:
-        return existing, False
-    row = InboundMessage(provider_sid=provider_sid, from_number=from_number, to_number=to_number, body=body,
-                         source=source, outbox_id=outbox_id, received_at=clock.now())
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # the same retry arrived twice at once
-        found = session.scalar(select(InboundMessage.id).where(InboundMessage.provider_sid == provider_sid))
-        assert found is not None
-        return found, False
-    return row.id, True
+    assert existing is not None
+    return int(existing), False
 
 
 def set_opt_out(session: Session, number: str, opted_out: bool) -> int:

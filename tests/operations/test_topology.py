@@ -219,12 +219,11 @@ def test_the_documented_topology_neither_doubles_nor_loses_anything(tmp_path: Pa
             schedulers = [GatewayProcess(f"scheduler{i}", ["scheduler"], tmp_path / f"scheduler{i}.log")
                           for i in (1, 2)]
             processes.extend([web, *workers, *schedulers])
-            web.start(env, tmp_path)
+            for process in processes:
+                process.start(env, tmp_path)
             wait_until_healthy(web_url, web)
             mark("web healthy")
             watch = HealthWatch(web_url).start()
-            for process in (*workers, *schedulers):
-                process.start(env, tmp_path)
             replies = Replies(web_url, auth_token, engine)
             db = engine
 
@@ -343,6 +342,7 @@ def _check(engine: Engine, twilio: object, records: list[dict[str, Any]], smtp: 
         "outbox": dict(Counter(f"{r.channel}:{r.state.value}" for r in rows)),
         "sends in flight when the worker was killed": in_flight_at_kill,
         "rows claimed more than once": [(r.id, r.channel, r.state.value, r.attempts) for r in rows if r.attempts > 1],
+        "reconciled: found at the provider": crash_logs.count("stuck message was sent before the crash"),
         "reconciled: re-queued": crash_logs.count("stuck message re-queued"),
         "healthz checks": watch.checks,
         "twilio rows without a final status": [(r.id, r.kind, r.channel, r.provider_id) for r in rows

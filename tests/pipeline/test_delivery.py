@@ -214,3 +214,36 @@ def test_the_scheduler_closes_a_case_once_everyone_is_present(session: Session, 
     session.expire_all()
     case = session.scalars(select(AbsenceCase)).one()
     assert (case.state, case.close_reason) == (CaseState.CLOSED, "present_mark")
+
+
+def test_the_lookup_window_starts_at_the_first_claim_even_after_a_failed_lookup(
+        session: Session, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.pipeline import delivery
+    from gateway.pipeline.outbox import real_now
+
+    add_family(session)
+    with pipeline.broker_paused():
+        start_followup(session, DAY)
+        row = _rows(session)[0]
+        assert claim(session, row.id, pipeline.clock.now())  # the worker sent it, then died before recording
+        session.commit()
+    first_claim = _rows(session)[0].first_claimed_at
+    assert first_claim is not None
+    monkeypatch.setenv("GATEWAY_STUCK_SECONDS", "0.001")
+    get_settings.cache_clear()
+    windows: list[object] = []
+
+    def lookup_fails(message: object) -> None:
+        windows.append(message.claimed_at)  # type: ignore[attr-defined]
+        raise TransientDeliveryError(code="lookup")
+
+    pipeline.sms.find_sent = lookup_fails
+    assert delivery.reconcile_stuck_message(row.id).state == "retry"  # re-claimed: claimed_at moves on
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                    .values(claimed_at=real_now() - timedelta(seconds=1)))
+    session.commit()
+    pipeline.sms.find_sent = lambda message: windows.append(message.claimed_at) or Receipt(  # type: ignore[func-returns-value]
+        "SM-late", DeliveryStatus.QUEUED, "sms")
+    assert delivery.reconcile_stuck_message(row.id).state == "accepted"
+    assert windows == [first_claim, first_claim]
+    assert pipeline.sms.outbox == []

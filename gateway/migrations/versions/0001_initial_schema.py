@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 14:29:18.681840
+Create Date: 2026-11-23 14:40:44.151475
 """
 
 from collections.abc import Sequence
@@ -257,6 +257,7 @@ def upgrade() -> None:
     sa.Column('queued_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('enqueued_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_claimed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('failed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),

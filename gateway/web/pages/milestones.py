@@ -1,13 +1,11 @@
 """Milestones: the next half-term's fresh-start nudges before they go: how many families, in which languages
 and on which channels, what the texts will cost, a preview of each language, and approve or hold.
 
-Nothing is sent until someone approves the batch. The price per SMS segment comes from
-``GATEWAY_SMS_SEGMENT_PRICE`` (pounds; default 0.04) until it has a place in the settings.
+Nothing is sent until someone approves the batch. The price per SMS segment is ``GATEWAY_SMS_SEGMENT_PRICE``.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -26,15 +24,13 @@ from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
 approvers = require_role(StaffRole.ATTENDANCE_LEAD, StaffRole.DSL, StaffRole.ADMIN)
-DEFAULT_SEGMENT_PRICE = 0.04
 
 
 def segment_price() -> float:
     """Pounds per SMS segment (``GATEWAY_SMS_SEGMENT_PRICE``)."""
-    try:
-        return max(0.0, float(os.environ.get("GATEWAY_SMS_SEGMENT_PRICE", DEFAULT_SEGMENT_PRICE)))
-    except ValueError:
-        return DEFAULT_SEGMENT_PRICE
+    from gateway.config import get_settings
+
+    return get_settings().sms_segment_price
 
 
 def sms_segments(text: str) -> int:
