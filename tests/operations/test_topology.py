@@ -219,11 +219,12 @@ def test_the_documented_topology_neither_doubles_nor_loses_anything(tmp_path: Pa
             schedulers = [GatewayProcess(f"scheduler{i}", ["scheduler"], tmp_path / f"scheduler{i}.log")
                           for i in (1, 2)]
             processes.extend([web, *workers, *schedulers])
-            for process in processes:
-                process.start(env, tmp_path)
+            web.start(env, tmp_path)  # first, as in a deployment: Twilio's callbacks need somewhere to go
             wait_until_healthy(web_url, web)
             mark("web healthy")
             watch = HealthWatch(web_url).start()
+            for process in (*workers, *schedulers):
+                process.start(env, tmp_path)
             replies = Replies(web_url, auth_token, engine)
             db = engine
 
