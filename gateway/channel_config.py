@@ -39,6 +39,13 @@ class SandboxAddresses:
     smtp_port: int = SANDBOX_SMTP_PORT
 
 
+def sandbox_smtp_address(settings: Settings) -> tuple[str, int]:
+    """Where the SMTP sandbox listens in sandbox mode: SMTP_HOST/SMTP_PORT when set, else 127.0.0.1:8025."""
+    if settings.smtp_host:
+        return settings.smtp_host, settings.smtp_port
+    return SANDBOX_HOST, SANDBOX_SMTP_PORT
+
+
 def _redis_url(settings: Settings) -> str | None:
     # The MPS cap is shared through the broker's Redis: every worker of a Redis deployment can reach it.
     return settings.broker_url if settings.broker_url.startswith(("redis://", "rediss://")) else None
@@ -74,7 +81,7 @@ def channel_config_from_settings(
         now=now,
     )
     if settings.sandbox:
-        where = sandbox or SandboxAddresses()
+        where = sandbox or SandboxAddresses(*(None, *sandbox_smtp_address(settings)))
         api_url = (
             settings.twilio_api_url if settings.twilio_api_url != DEFAULT_TWILIO_API_URL
             else where.twilio_api_url or settings.public_url + SANDBOX_TWILIO_PATH

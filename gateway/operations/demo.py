@@ -18,11 +18,13 @@ from gateway.config import get_settings
 from gateway.db import dispose_engines, session_scope
 
 
-def _sandboxed(database_url: str | None = None) -> None:
+def _sandboxed(database_url: str | None = None, *, smtp_port: int | None = None) -> None:
     os.environ["GATEWAY_CHANNELS"] = "sandbox"
     os.environ["GATEWAY_BROKER_URL"] = "memory://"
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL", "SMTP_HOST"):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL", "SMTP_HOST", "SMTP_PORT"):
         os.environ.pop(name, None)
+    if smtp_port is not None:  # a private SMTP sandbox: never collide with a served demo on 8025
+        os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = "127.0.0.1", str(smtp_port)
     if database_url:
         os.environ["GATEWAY_DATABASE_URL"] = database_url
     get_settings.cache_clear()
@@ -80,7 +82,9 @@ def run_demo_day(*, pupils: int) -> bool:
     database = var / "demo-day.db"
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
-    _sandboxed(f"sqlite:///{database}")
+    from channels.sandbox.runner import free_port
+
+    _sandboxed(f"sqlite:///{database}", smtp_port=free_port())
     console = Console()
     day = school_day(now().astimezone(get_settings().tz).date())
     console.print(f"Seeding the demo school ({pupils} pupils) for {day} …")

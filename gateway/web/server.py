@@ -62,16 +62,16 @@ class Background:
     stops: list[Any] = field(default_factory=list)
 
 
-def _start_smtp_sandbox() -> Any:
-    """The SMTP sandbox on the port the e-mail channel uses in sandbox mode (None if it is taken)."""
+def _start_smtp_sandbox(settings: Settings) -> Any:
+    """The SMTP sandbox where the e-mail channel sends in sandbox mode (None if that port is taken)."""
     from channels.sandbox.smtp_server import start_smtp_sandbox
-    from gateway.channel_config import SANDBOX_HOST, SANDBOX_SMTP_PORT
+    from gateway.channel_config import sandbox_smtp_address
 
+    host, port = sandbox_smtp_address(settings)
     try:
-        return start_smtp_sandbox(host=SANDBOX_HOST, port=SANDBOX_SMTP_PORT)
+        return start_smtp_sandbox(host=host, port=port)
     except (OSError, RuntimeError):
-        log.warning("SMTP sandbox port taken; e-mail goes to whichever sandbox listens there",
-                    extra={"port": SANDBOX_SMTP_PORT})
+        log.warning("SMTP sandbox port taken; e-mail goes to whichever sandbox listens there", extra={"port": port})
         return None
 
 
@@ -81,7 +81,7 @@ def background_services(settings: Settings, *, with_worker: bool, worker_threads
     background = Background()
     with ExitStack() as stack:
         if settings.sandbox:
-            smtp = _start_smtp_sandbox()
+            smtp = _start_smtp_sandbox(settings)
             if smtp is not None:
                 stack.callback(smtp.stop)
                 background.mailbox = smtp.mailbox

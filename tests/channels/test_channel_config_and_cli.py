@@ -219,3 +219,15 @@ def test_send_sends_what_the_renderer_made_through_the_sandboxes(
     from datetime import date
 
     assert call["context"]["date"] == date(2026, 11, 23)  # type: ignore[index]
+
+
+def test_sandbox_mode_sends_e_mail_to_an_explicit_smtp_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.channel_config import channel_config_from_settings
+    from gateway.config import load_settings
+
+    monkeypatch.setenv("GATEWAY_CHANNELS", "sandbox")
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", "2526")
+    config = channel_config_from_settings(load_settings())
+    assert config.smtp is not None
+    assert (config.smtp.host, config.smtp.port) == ("127.0.0.1", 2526)
