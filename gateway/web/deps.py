@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.db import get_engine, session_factory
+from gateway.db import get_engine, session_scope
 from gateway.models import StaffRole, StaffUser
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,16 +57,8 @@ def app_settings(request: Request) -> Settings:
 
 def db_session(request: Request) -> Iterator[Session]:
     """One session per request: commit when the handler returns normally, roll back on any error."""
-    settings = app_settings(request)
-    session = session_factory(get_engine(settings.database_url))()
-    try:
+    with session_scope(get_engine(app_settings(request).database_url)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(db_session)]
