@@ -284,9 +284,16 @@ def reconcile_stuck_message(outbox_id: int) -> SendOutcome:
             return SendOutcome("retry")
     with session_scope() as session:
         if found is not None:
+            from channels.status import StatusUpdate
+            from gateway.pipeline.status import apply_status
+
             record_accepted(session, outbox_id, found.provider_id)
             log.info("stuck message was sent before the crash", extra={"outbox_id": outbox_id})
-            return SendOutcome("accepted")
+            # The provider's status callbacks came while the row had no provider id and were dropped: apply the
+            # status the lookup reported, so a delivered or failed message does not stay 'accepted' for ever.
+            applied = apply_status(session, StatusUpdate(provider_id=found.provider_id, status=found.status,
+                                                         kind="voice" if message.channel == "voice" else "sms"))
+            return SendOutcome(applied.state or "accepted", applied.enqueue)
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING)
             .values(state=OutboxState.QUEUED, enqueued_at=real_now(), error_reason="requeued_after_crash")

@@ -49,7 +49,6 @@ from tests.operations.topology_support import (
     MESSAGE_ID_OUTBOX,
     GatewayProcess,
     HealthWatch,
-    PrivateRedis,
     base_env,
     gateway_now,
     lease_holder_pid,
@@ -60,6 +59,7 @@ from tests.operations.topology_support import (
     wait_for,
     wait_until_healthy,
 )
+from tests.private_redis import PrivateRedis
 
 pytestmark = [
     pytest.mark.slow,

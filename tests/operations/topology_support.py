@@ -1,8 +1,7 @@
 """Helpers for running the documented multi-machine topology (docs/OPERATIONS.md, deploy/Procfile) locally.
 
 Every gateway process here is the real ``gateway`` command (``python -m gateway.cli.main …``) in a child
-process: no test stand-ins. ``PrivateRedis`` is a minimal copy of the one in tests/pipeline/test_crash.py
-(kept here so this test does not depend on a file under active change).
+process: no test stand-ins. ``PrivateRedis`` comes from tests/private_redis.py.
 """
 
 from __future__ import annotations
@@ -22,77 +21,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from channels.sandbox.runner import free_port
 from channels.twilio_signature import compute_signature
-from gateway.db import normalise_url
+from gateway.devtools.scratch_db import scratch_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 # Addresses and Message-IDs never contain a number the test did not put there: the outbox id is the idstring.
 MESSAGE_ID_OUTBOX = re.compile(r"gw(\d+)@")
 
 
-class PrivateRedis:
-    """A redis-server of our own on a free port, without persistence (the broker's namespace is fixed to
-    ``gateway`` for CLI processes, so a shared Redis would mix this deployment with any other)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.dir = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        import redis
-
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    if client.ping():
-                        return
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            raise RuntimeError(f"private redis-server on port {self.port} did not start")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            self.process = None
-
-
 @contextmanager
 def scratch_postgres(server_url: str) -> Iterator[str]:
-    """An empty PostgreSQL database beside ``server_url`` (as tests/conftest.py makes them), dropped after.
-
-    Unlike the ``postgres_database`` fixture it is *not* migrated: ``gateway db upgrade`` does that."""
-    server = make_url(normalise_url(server_url))
-    name = f"gwtopo_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An empty PostgreSQL database beside ``server_url``, dropped after. Unlike the ``postgres_database``
+    fixture it is *not* migrated: ``gateway db upgrade`` does that, as in a real deployment."""
+    with scratch_postgres_database(server_url, prefix="gwtopo", migrate=False) as url:
+        yield url
 
 
 def base_env(**settings: str) -> dict[str, str]:

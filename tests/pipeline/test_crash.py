@@ -22,48 +22,14 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from channels.sandbox.runner import free_port
 from channels.sandbox.twilio_api import TwilioSandbox, start_twilio_sandbox
 from gateway import clock
 from gateway.models import OutboxMessage, OutboxState
 from tests.pipeline.test_scheduler import _logs, child_env, gateway_process
+from tests.private_redis import PrivateRedis
 
 BATCH = 5_000
 pytestmark = [pytest.mark.slow]
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port, without persistence, that a test may restart."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.dir = tmp_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture

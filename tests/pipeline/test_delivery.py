@@ -247,3 +247,30 @@ def test_the_lookup_window_starts_at_the_first_claim_even_after_a_failed_lookup(
     assert delivery.reconcile_stuck_message(row.id).state == "accepted"
     assert windows == [first_claim, first_claim]
     assert pipeline.sms.outbox == []
+
+
+@pytest.mark.parametrize(("provider_status", "expected"), [
+    (DeliveryStatus.DELIVERED, OutboxState.DELIVERED),
+    (DeliveryStatus.UNDELIVERED, OutboxState.UNDELIVERED),
+    (DeliveryStatus.SENT, OutboxState.ACCEPTED),
+])
+def test_a_recovered_message_takes_the_status_the_provider_reports(
+        session: Session, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
+        provider_status: DeliveryStatus, expected: OutboxState) -> None:
+    from gateway.pipeline import delivery
+
+    add_family(session)
+    with pipeline.broker_paused():
+        start_followup(session, DAY)
+        row = _rows(session)[0]
+        assert claim(session, row.id, pipeline.clock.now())  # sent, then the worker died before recording it
+        session.commit()
+    monkeypatch.setenv("GATEWAY_STUCK_SECONDS", "0.001")
+    get_settings.cache_clear()
+    pipeline.sms.find_sent = lambda message: Receipt("SM-recovered", provider_status, "sms")
+    outcome = delivery.reconcile_stuck_message(row.id)
+    session.expire_all()
+    assert _rows(session)[0].state is expected
+    if expected is OutboxState.UNDELIVERED:
+        assert outcome.enqueue, "an undelivered text moves the parent to the next channel at once"
+    assert pipeline.sms.outbox == []
