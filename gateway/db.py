@@ -58,8 +58,16 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(url)
 
 
+_FACTORIES: dict[Engine, sessionmaker[Session]] = {}
+
+
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    """The session factory of ``engine`` (one per engine: building a sessionmaker is not free)."""
+    engine = engine or get_engine()
+    factory = _FACTORIES.get(engine)
+    if factory is None:
+        factory = _FACTORIES[engine] = sessionmaker(bind=engine, expire_on_commit=False)
+    return factory
 
 
 @contextmanager
@@ -81,3 +89,4 @@ def dispose_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
+    _FACTORIES.clear()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,21 +36,33 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK)
 
 
+def _insert_inbound(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (provider_sid) DO NOTHING RETURNING id``, built once per dialect (hot path)."""
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        table = InboundMessage.__table__
+        assert isinstance(table, Table)
+        statement = _INSERTS[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=["provider_sid"]).returning(table.c.id))
+    return statement
+
+
+_INSERTS: dict[str, Any] = {}
+
+
 def record_inbound(session: Session, *, provider_sid: str, from_number: str, to_number: str | None, body: str,
                    source: str = "sms", outbox_id: int | None = None) -> tuple[int, bool]:
     """Store an inbound message once per provider sid; (id, created) — a Twilio retry finds the first row.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike): the webhook's hot path,
     and safe when the same retry arrives twice at once."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "provider_sid": provider_sid, "from_number": from_number, "to_number": to_number, "body": body,
         "source": source, "outbox_id": outbox_id, "received_at": clock.now(), "handled": False,
         "matched_keywords": [],
     }
-    statement = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["provider_sid"])
-    created = session.scalar(statement.returning(InboundMessage.id))
+    created = session.execute(_insert_inbound(session.get_bind().dialect.name), values).scalar()
     if created is not None:
         return int(created), True
     existing = session.scalar(select(InboundMessage.id).where(InboundMessage.provider_sid == provider_sid))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from channels.twilio_signature import is_valid_signature
 from gateway.config import get_settings
@@ -55,35 +57,45 @@ async def inbound_sms(request: Request) -> Response:
     sender = params.get("From")
     if not sid or not sender:
         raise HTTPException(status_code=400, detail="MessageSid and From are required")
-    with session_scope() as session:
-        inbound_id, created = record_inbound(session, provider_sid=sid, from_number=sender,
-                                             to_number=params.get("To"), body=params.get("Body", ""))
-    if created:
-        enqueue_inbound(inbound_id)
+    inbound_id, created = await run_in_threadpool(
+        _store_inbound, provider_sid=sid, from_number=sender, to_number=params.get("To"), body=params.get("Body", ""))
     log.info("inbound text", extra={"from": redact(sender), "inbound_id": inbound_id, "retry": not created})
     return Response(EMPTY_TWIML, media_type=XML)
+
+
+def _store_inbound(**fields: Any) -> tuple[int, bool]:
+    """Store a reply once (commit) and hand it to a worker; blocking, so handlers run it in the threadpool."""
+    with session_scope() as session:
+        inbound_id, created = record_inbound(session, **fields)
+    if created:
+        enqueue_inbound(inbound_id)
+    return inbound_id, created
+
+
+def _apply_status_now(update: Any) -> Any:
+    from gateway.pipeline.status import apply_status
+
+    with session_scope() as session:
+        return apply_status(session, update)
 
 
 @router.post("/status")
 async def status_callback(request: Request) -> Response:
     """A message or call status callback: applied forward-only; a permanent failure falls back at once."""
-    from gateway.pipeline.status import apply_status
-
     params = await signed_params(request)
     try:
         update = collaborators.parse_status_callback(params)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     for attempt in range(STATUS_ATTEMPTS):
-        with session_scope() as session:
-            result = apply_status(session, update)
+        result = await run_in_threadpool(_apply_status_now, update)
         if result.state is not None or attempt == STATUS_ATTEMPTS - 1:
             break
         # Unknown provider id: the callback can overtake the worker's commit of that id (a fast provider).
         # Twilio does not retry status callbacks, so wait a moment here rather than lose the status.
         await asyncio.sleep(STATUS_RETRY_SECONDS)
     if result.enqueue:
-        enqueue_sends(result.enqueue)
+        await run_in_threadpool(enqueue_sends, result.enqueue)
     return Response(status_code=204)
 
 
@@ -100,7 +112,7 @@ def _outbox_row(message_id: int) -> OutboxMessage:
 async def voice_twiml(message_id: int, request: Request) -> Response:
     """TwiML for a call: the message and a keypad question for a person; a short message for a voicemail."""
     params = await signed_params(request)
-    row = _outbox_row(message_id)
+    row = await run_in_threadpool(_outbox_row, message_id)
     answered_by = params.get("AnsweredBy") or ""
     if answered_by.startswith(("machine", "fax")):
         twiml = collaborators.voice_twiml("voicemail", spoken_text=row.text, voice_language=row.voice_language,
@@ -128,17 +140,14 @@ def _thanks_text(row: OutboxMessage) -> str:
 async def voice_gather(message_id: int, request: Request) -> Response:
     """A keypad answer: stored once per CallSid + digits, processed like a text reply; thanks the caller."""
     params = await signed_params(request)
-    row = _outbox_row(message_id)
+    row = await run_in_threadpool(_outbox_row, message_id)
     digits = (params.get("Digits") or "").strip()
     call_sid = params.get("CallSid") or f"call-{message_id}"
     if digits:
-        with session_scope() as session:
-            inbound_id, created = record_inbound(session, provider_sid=f"{call_sid}:{digits}",
-                                                 from_number=row.to_address, to_number=params.get("From"),
-                                                 body=digits, source="voice", outbox_id=message_id)
-        if created:
-            enqueue_inbound(inbound_id)
-    twiml = collaborators.voice_twiml("gather_reply", thanks_text=_thanks_text(row),
+        await run_in_threadpool(_store_inbound, provider_sid=f"{call_sid}:{digits}", from_number=row.to_address,
+                                to_number=params.get("From"), body=digits, source="voice", outbox_id=message_id)
+    thanks = await run_in_threadpool(_thanks_text, row)
+    twiml = collaborators.voice_twiml("gather_reply", thanks_text=thanks,
                                       voice_language=row.voice_language, voice_name=row.voice_name)
     return Response(twiml, media_type=XML)
 
