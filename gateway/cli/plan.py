@@ -68,10 +68,14 @@ def fresh_start_command(day: str, as_json: bool) -> None:
     settings = get_settings()
     on = parse_date(day)
     ladder = EscalationLadder.load(settings.escalation_path())
+    from gateway.pipeline.milestones import recent_counts
+
     with session_factory()() as session:
-        # Routine messages already sent come from the pipeline's outbox; a plan made ahead has none to count.
-        plan = plan_fresh_start_for_school(session, on_or_after=on, now=_now(), tz=settings.tz, ladder=ladder,
-                                           capabilities=capabilities_from_rendering(), recent_counts={},
+        now = _now()
+        # The weekly cap counts routine messages the outbox has sent each adult in the last seven days.
+        plan = plan_fresh_start_for_school(session, on_or_after=on, now=now, tz=settings.tz, ladder=ladder,
+                                           capabilities=capabilities_from_rendering(),
+                                           recent_counts=recent_counts(session, now),
                                            weekly_cap=settings.weekly_routine_cap)
     _print(plan, as_json)
 
