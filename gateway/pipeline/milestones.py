@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -64,9 +65,13 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
     session.flush()
     plan = collaborators.plan_fresh_start(session, half_term=half_term, now=now,
                                           recent_counts=recent_counts(session, now))
+    # Load every adult and pupil the plan names in a few queries, not two per nudge (a trust has tens of
+    # thousands); the identity map then answers each delivery's lookups.
+    adults = _load_by_id(session, Adult, {d.adult_id for d in plan.deliveries})
+    pupils_loaded = _load_by_id(session, Pupil, {p for d in plan.deliveries for p in d.pupil_ids})
     for delivery in plan.deliveries:
-        adult = session.get(Adult, delivery.adult_id)
-        pupils = pupils_by_id(session, list(delivery.pupil_ids))
+        adult = adults.get(delivery.adult_id)
+        pupils = [pupils_loaded[p] for p in delivery.pupil_ids if p in pupils_loaded]
         missed = list(getattr(delivery, "days_missed", ()) or ())
         add_message(session, NewMessage(
             idempotency_key=f"nudge:{half_term.id}:{delivery.adult_id}", kind="fresh_start",
@@ -79,6 +84,16 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
             send_after=delivery.send_at, state=OutboxState.PLANNED))
     log.info("fresh-start batch planned", extra={"half_term_id": half_term.id, "messages": len(plan.deliveries)})
     return batch
+
+
+def _load_by_id(session: Session, model: Any, ids: set[int], chunk: int = 5000) -> dict[int, Any]:
+    """Rows of ``model`` by id, fetched in chunks (bound-parameter limits)."""
+    ordered = sorted(ids)
+    found: dict[int, Any] = {}
+    for start in range(0, len(ordered), chunk):
+        for row in session.scalars(select(model).where(model.id.in_(ordered[start:start + chunk]))):
+            found[row.id] = row
+    return found
 
 
 def approve_batch(session: Session, batch_id: int, staff_id: int) -> int:

@@ -97,7 +97,7 @@ def add_message(session: Session, new: NewMessage) -> OutboxMessage:
         idempotency_key=new.idempotency_key, kind=new.kind, case_id=new.case_id, batch_id=new.batch_id,
         adult_id=new.adult_id, contact_point_id=new.contact_point_id, staff_id=new.staff_id,
         pupil_ids=list(new.pupil_ids), channel=new.channel, to_address=new.to_address, locale=new.locale,
-        variant=new.variant, step=new.step, why=(new.why or "")[:200] or None,
+        variant=new.variant, step=new.step, why=new.why or None,
         fallback_channels=list(new.fallback_channels), same_day=new.same_day, state=new.state,
         subject=content.subject, text=content.text, html=content.html, voice_language=content.voice_language,
         voice_name=content.voice_name, voice_prompt=content.voice_prompt,
