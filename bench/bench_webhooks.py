@@ -16,14 +16,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 from bench.common import PG_URL, BenchResult, stopwatch
+from gateway.devtools.scratch_db import scratch_postgres_database
 
 TARGET = 500.0  # texts per second
 CONCURRENCY = 8
@@ -36,28 +38,20 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _database(folder: Path) -> tuple[str, str | None]:
-    """(URL, name of a PostgreSQL database to drop afterwards or None)."""
-    from gateway.db import normalise_url
+@contextmanager
+def _database(folder: Path, backend: str) -> Iterator[str]:
+    """A fresh, migrated database on ``backend`` (a SQLite file, or a scratch PostgreSQL database)."""
+    from gateway.db import dispose_engines
+    from gateway.migrate import upgrade
 
-    if not PG_URL:
-        return f"sqlite:///{folder / 'bench.db'}", None
-    server = make_url(normalise_url(PG_URL))
-    name = f"gwbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop(name: str) -> None:
-    from gateway.db import normalise_url
-
-    admin = create_engine(make_url(normalise_url(PG_URL or "")), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'bench.db'}"
+        upgrade(url)
+        dispose_engines()
+        yield url
+        return
+    with scratch_postgres_database(PG_URL or "", prefix="gwbench") as url:
+        yield url
 
 
 def _signed_requests(count: int, public_url: str) -> list[tuple[bytes, dict[str, str]]]:
@@ -129,25 +123,22 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def run(quick: bool = False) -> list[BenchResult]:
-    """Texts per second with one web process, as ``gateway serve`` runs by default.
+    """Texts per second with one web process, as ``gateway serve`` runs by default, on the embedded SQLite
+    database and (when configured) on PostgreSQL.
 
     (``measure(2, ...)`` tries ``--workers 2``; on this shared two-core machine it measured slower, so it is
     not part of the default run.)"""
-    return [measure(1, quick)]
+    backends = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+    return [measure(1, quick, backend) for backend in backends]
 
 
-def measure(processes: int, quick: bool) -> BenchResult:
+def measure(processes: int, quick: bool, backend: str = "sqlite") -> BenchResult:
     """Send signed texts to a real server and report texts per second."""
-    from gateway.db import dispose_engines
-    from gateway.migrate import upgrade
     from gateway.models import InboundMessage
 
     count = 1000 if quick else 5000
-    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp, _database(Path(tmp), backend) as url:
         folder = Path(tmp)
-        url, pg_name = _database(folder)
-        upgrade(url)
-        dispose_engines()
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "TWILIO_", "SMTP_"))}
@@ -175,12 +166,9 @@ def measure(processes: int, quick: bool) -> BenchResult:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-            if pg_name:
-                _drop(pg_name)
     sent = len(statuses)
     rate = sent / elapsed[0]
     ok_all = all(code == 200 for code in statuses) and stored == count
-    backend = "postgresql" if PG_URL else "sqlite"
     return BenchResult(issue=7, name=f"inbound SMS webhook, {processes} web process{'es' if processes > 1 else ''} "
                                     f"({backend})", value=round(rate, 1), unit="texts/s", target=f">= {TARGET:.0f}",
                        ok=rate >= TARGET and ok_all,
