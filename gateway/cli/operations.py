@@ -61,11 +61,16 @@ def export_adult_command(adult_id: int | None, ref: str | None, phone: str | Non
 @click.option("--pupils", default=600, show_default=True, help="Size of the demo school.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
-def demo_command(no_serve: bool, pupils: int, host: str, port: int) -> None:
+@click.pass_context
+def demo_command(ctx: click.Context, no_serve: bool, pupils: int, host: str, port: int) -> None:
     """What `make demo` runs: seed the demo school and serve it, or run its school day (--no-serve)."""
+    import logging
+
     from gateway.operations.demo import run_demo_day, serve_demo
 
     if no_serve:
+        if not (ctx.parent and ctx.parent.params.get("verbose")):
+            logging.getLogger().setLevel(logging.WARNING)  # the summary table is the output; -v shows the logs
         if not run_demo_day(pupils=pupils):
             raise SystemExit(1)
     else:
