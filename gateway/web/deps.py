@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
@@ -62,6 +62,15 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(db_session)]
+_Row = TypeVar("_Row")
+
+
+def get_or_404(db: Session, model: type[_Row], ident: int, what: str) -> _Row:
+    """The ``model`` row with id ``ident``, or a 404 saying "No such <what>."."""
+    row = db.get(model, ident)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"No such {what}.")
+    return row
 
 
 def csrf_token(request: Request) -> str:

@@ -33,7 +33,7 @@ from gateway.models import (
 )
 from gateway.safeguarding import blocked_reason, blocked_reasons
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, require_role
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, get_or_404, require_role
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -226,9 +226,7 @@ def add_contact_point(request: Request, pupil_id: int, adult_id: int, db: DbSess
 def remove_contact_point(request: Request, pupil_id: int, point_id: int, db: DbSession,
                          staff: CurrentStaff) -> Response:
     """Remove a phone number or e-mail address."""
-    point = db.get(ContactPoint, point_id)
-    if point is None:
-        raise HTTPException(status_code=404, detail="No such contact.")
+    point = get_or_404(db, ContactPoint, point_id, "contact")
     _adult_in_family(db, pupil_id, point.adult_id)
     record_audit(db, staff, "remove_contact_point", "contact_point", point.id,
                  {"kind": point.kind.value, "adult_id": point.adult_id})
@@ -242,9 +240,7 @@ def change_restriction(request: Request, pupil_id: int, link_id: int, db: DbSess
                        restriction: Annotated[Restriction, Form()],
                        approve: Annotated[bool, Form()] = False) -> Response:
     """The DSL sets or lifts a restriction on one adult for one pupil (or approves contact)."""
-    link = db.get(PupilContact, link_id)
-    if link is None:
-        raise HTTPException(status_code=404, detail="No such link.")
+    link = get_or_404(db, PupilContact, link_id, "link")
     _adult_in_family(db, pupil_id, link.adult_id)
     before = link.restriction.value
     link.restriction = restriction

@@ -19,7 +19,7 @@ from gateway import clock
 from gateway.models import AbsenceCase, Adult, InboundMessage, Pupil
 from gateway.models.attendance import ALL_CODES
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, get_or_404
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -77,9 +77,7 @@ def inbox_page(request: Request, db: DbSession, show: str = "open") -> Response:
 def confirm_reason(request: Request, inbound_id: int, db: DbSession, staff: CurrentStaff,
                    code: Annotated[str, Form(max_length=2)]) -> Response:
     """Record the reason staff agreed for this reply (the suggestion or a different code)."""
-    reply = db.get(InboundMessage, inbound_id)
-    if reply is None:
-        raise HTTPException(status_code=404, detail="No such reply.")
+    reply = get_or_404(db, InboundMessage, inbound_id, "reply")
     code = code.strip().upper()
     if code not in ALL_CODES:
         raise HTTPException(status_code=422, detail=f"{code!r} is not a national attendance code.")
@@ -94,9 +92,7 @@ def confirm_reason(request: Request, inbound_id: int, db: DbSession, staff: Curr
 @router.post("/inbox/{inbound_id}/dismiss")
 def dismiss_reply(request: Request, inbound_id: int, db: DbSession, staff: CurrentStaff) -> Response:
     """Mark a reply as dealt with without a code (e.g. an unmatched sender the office has phoned)."""
-    reply = db.get(InboundMessage, inbound_id)
-    if reply is None:
-        raise HTTPException(status_code=404, detail="No such reply.")
+    reply = get_or_404(db, InboundMessage, inbound_id, "reply")
     reply.handled = True
     record_audit(db, staff, "dismiss_reply", "inbound_message", reply.id, {"case_id": reply.case_id})
     flash(request, "Marked as dealt with.", "good")

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from gateway import clock
 from gateway.models import AuditEntry, HalfTerm, MilestoneBatch, OutboxMessage, OutboxState, StaffRole, StaffUser
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, require_role
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, get_or_404, require_role
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -107,9 +107,7 @@ def prepare_batch(request: Request, half_term_id: int, db: DbSession,
     """Plan the nudges now (they stay unsent until approved)."""
     from gateway.pipeline.milestones import plan_fresh_start_batch
 
-    half_term = db.get(HalfTerm, half_term_id)
-    if half_term is None:
-        raise HTTPException(status_code=404, detail="No such half-term.")
+    half_term = get_or_404(db, HalfTerm, half_term_id, "half-term")
     batch = plan_fresh_start_batch(db, half_term, clock.now())
     record_audit(db, staff, "prepare_batch", "milestone_batch", batch.id, {"half_term": half_term.name})
     flash(request, "The nudges are planned. Check them, then approve or hold.", "good")
@@ -134,9 +132,7 @@ def approve(request: Request, batch_id: int, db: DbSession,
 def hold(request: Request, batch_id: int, db: DbSession,
          staff: StaffUser = Depends(approvers)) -> Response:  # noqa: B008
     """Hold the batch: nothing is sent until someone approves it."""
-    batch = db.get(MilestoneBatch, batch_id)
-    if batch is None:
-        raise HTTPException(status_code=404, detail="No such batch.")
+    batch = get_or_404(db, MilestoneBatch, batch_id, "batch")
     if batch.approved_at is not None:
         raise HTTPException(status_code=409, detail="This batch is already approved.")
     record_audit(db, staff, "hold_batch", "milestone_batch", batch_id, {})

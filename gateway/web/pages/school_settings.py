@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.models import AuditEntry, HalfTerm, InsetDay, StaffRole, StaffUser
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, DbSession, app_settings, require_role
+from gateway.web.deps import STAFF_DEPENDENCIES, DbSession, app_settings, get_or_404, require_role
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -74,9 +74,7 @@ def add_half_term(request: Request, db: DbSession, staff: AdminOnly, name: Annot
 @router.post("/settings/half-terms/{half_term_id}/delete")
 def delete_half_term(request: Request, half_term_id: int, db: DbSession, staff: AdminOnly) -> Response:
     """Remove a half-term."""
-    half_term = db.get(HalfTerm, half_term_id)
-    if half_term is None:
-        raise HTTPException(status_code=404, detail="No such half-term.")
+    half_term = get_or_404(db, HalfTerm, half_term_id, "half-term")
     record_audit(db, staff, "delete_half_term", "half_term", half_term.id,
                  {"name": half_term.name, "start": half_term.start.isoformat()})
     db.delete(half_term)
@@ -100,9 +98,7 @@ def add_inset_day(request: Request, db: DbSession, staff: AdminOnly, day: Annota
 @router.post("/settings/inset-days/{inset_id}/delete")
 def delete_inset_day(request: Request, inset_id: int, db: DbSession, staff: AdminOnly) -> Response:
     """Remove an INSET day."""
-    inset = db.get(InsetDay, inset_id)
-    if inset is None:
-        raise HTTPException(status_code=404, detail="No such INSET day.")
+    inset = get_or_404(db, InsetDay, inset_id, "INSET day")
     record_audit(db, staff, "delete_inset_day", "inset_day", inset.id, {"date": inset.date.isoformat()})
     db.delete(inset)
     flash(request, "INSET day removed.", "good")
@@ -112,9 +108,7 @@ def delete_inset_day(request: Request, inset_id: int, db: DbSession, staff: Admi
 @router.post("/settings/staff/{staff_id}/unlock")
 def unlock_staff(request: Request, staff_id: int, db: DbSession, staff: AdminOnly) -> Response:
     """Lift a sign-in lock-out."""
-    user = db.get(StaffUser, staff_id)
-    if user is None:
-        raise HTTPException(status_code=404, detail="No such account.")
+    user = get_or_404(db, StaffUser, staff_id, "account")
     user.locked_until, user.failed_logins = None, 0
     record_audit(db, staff, "unlock_account", "staff_user", user.id)
     flash(request, f"{user.display_name} can sign in again.", "good")

@@ -30,7 +30,7 @@ from gateway.models import (
     StaffUser,
 )
 from gateway.staff import record_audit
-from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, require_role
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession, app_settings, get_or_404, require_role
 from gateway.web.templating import flash, render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
@@ -204,9 +204,7 @@ def close_case_by_staff(request: Request, case_id: int, db: DbSession, staff: Cu
     """Close a case by hand (e.g. the parent phoned the office); stops the ladder."""
     from gateway.pipeline.cases import close_case
 
-    case = db.get(AbsenceCase, case_id)
-    if case is None:
-        raise HTTPException(status_code=404, detail="No such case.")
+    case = get_or_404(db, AbsenceCase, case_id, "case")
     reason_code = reason if reason in ("phoned_office", "present", "staff") else "staff"
     if close_case(db, case_id, reason_code, staff.id):
         record_audit(db, staff, "close_case", "absence_case", case_id, {"reason": reason_code})
