@@ -29,7 +29,7 @@ from channels.config import TwilioConfig
 from channels.rate_limit import RateLimiter
 from channels.status import DeliveryStatus
 from channels.twilio_client import ApiBaseHttpClient, make_client, twilio_errors
-from channels.twilio_sms import (
+from channels.twilio_lookup import (
     LOOKUP_PAGE_SIZE,
     created_since,
     lookup_errors,

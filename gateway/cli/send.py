@@ -99,8 +99,7 @@ def configured_channels() -> Iterator[ChannelSet]:
 
 def build_outgoing(kind: str, channel: ChannelName, to: str, locale: str, context: dict[str, Any]) -> OutgoingMessage:
     """Render ``kind`` for ``channel`` and wrap it as an OutgoingMessage."""
-    # Written alongside this command; the ignore covers checkouts where it has not landed yet.
-    from gateway.rendering import render_message  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    from gateway.rendering import render_message
 
     rendered = render_message(kind, locale=locale, channel=channel, context=context)
     voice = rendered.voice

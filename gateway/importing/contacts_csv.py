@@ -15,7 +15,6 @@ from gateway.importing.ctf import ParsedHouseholds
 from gateway.importing.fields import (
     check_bool,
     check_channels,
-    check_email,
     check_language,
     check_length,
     check_literacy,
@@ -25,6 +24,7 @@ from gateway.importing.fields import (
     check_restriction,
     check_upn,
     check_window,
+    finish_contact_points,
 )
 from gateway.importing.progress import ProgressReporter, SilentProgress
 from gateway.importing.records import ContactEntry, ContactPointRecord, ProblemLog, PupilRecord, clean
@@ -78,13 +78,7 @@ def _read_row(row: dict[str, str], where: str, log: ProblemLog, parsed: ParsedHo
             point = check_phone(log, where, column, text, slot)  # type: ignore[arg-type]
             if point is not None:
                 points.append(point)
-    email = clean(row.get("email"))
-    if email:
-        point = check_email(log, where, "email", email)
-        if point is not None:
-            points.append(point)
-    if not points and len(log.errors) == errors_before:
-        log.warn(where, None, "no usable phone number or e-mail address")
+    finish_contact_points(log, where, "email", clean(row.get("email")), points, errors_before)
     entry = ContactEntry(
         pupil_upn=upn or "", where=where, surname=contact_surname or "",
         forename=check_length(log, where, "forename", clean(row.get("forename")), "name") or "",

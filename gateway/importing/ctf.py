@@ -30,13 +30,13 @@ from defusedxml.ElementTree import iterparse
 
 from gateway.importing.fields import (
     check_bool,
-    check_email,
     check_language,
     check_length,
     check_phone,
     check_priority,
     check_relationship,
     check_upn,
+    finish_contact_points,
 )
 from gateway.importing.progress import ProgressReporter, SilentProgress
 from gateway.importing.records import ContactEntry, ContactPointRecord, ProblemLog, PupilRecord, clean
@@ -147,13 +147,7 @@ def _read_contact(
         point = check_phone(log, phone_where, "PhoneNo", number, _PHONE_SLOTS.get(phone_type, "other"))  # type: ignore[arg-type]
         if point is not None:
             points.append(point)
-    email = _text(contact, "Email")
-    if email:
-        point = check_email(log, where, "Email", email)
-        if point is not None:
-            points.append(point)
-    if not points and len(log.errors) == errors_before:
-        log.warn(where, None, "no usable phone number or e-mail address")
+    finish_contact_points(log, where, "Email", _text(contact, "Email"), points, errors_before)
     if not surname:
         return None
     return ContactEntry(

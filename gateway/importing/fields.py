@@ -60,6 +60,18 @@ def check_email(log: ProblemLog, where: str, field_name: str, text: str) -> Cont
         return None
 
 
+def finish_contact_points(log: ProblemLog, where: str, field_name: str, email: str | None,
+                          points: list[ContactPointRecord], errors_before: int) -> None:
+    """Add the contact's e-mail (when valid) to ``points``, then warn if the contact can be reached no way at
+    all and nothing else was wrong with it (an error already explains a missing number)."""
+    if email:
+        point = check_email(log, where, field_name, email)
+        if point is not None:
+            points.append(point)
+    if not points and len(log.errors) == errors_before:
+        log.warn(where, None, "no usable phone number or e-mail address")
+
+
 def check_bool(log: ProblemLog, where: str, field_name: str, value: str | None) -> bool | None:
     text = (value or "").strip().lower()
     if not text:
