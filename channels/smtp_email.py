@@ -9,13 +9,14 @@ A session the relay dropped while idle is reopened once, transparently.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
 import threading
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 import aiosmtplib
 
@@ -49,7 +50,7 @@ def build_email(message: OutgoingMessage, config: SmtpConfig, now: datetime | No
         email["Reply-To"] = _address(reply_to)
     email["Subject"] = message.subject or ""
     email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = make_msgid(idstring=f"gw{message.message_id}", domain=sender.domain)
+    email["Message-ID"] = message_id_for(message, sender)
     # Quoted-printable keeps the message 7-bit clean for relays without 8BITMIME.
     email.set_content(message.text, cte="quoted-printable")
     if message.html:
@@ -57,6 +58,17 @@ def build_email(message: OutgoingMessage, config: SmtpConfig, now: datetime | No
     # After the body: set_content and add_alternative move Content-* headers into the parts.
     email["Content-Language"] = message.locale
     return email
+
+
+def message_id_for(message: OutgoingMessage, sender: Address) -> str:
+    """The same Message-ID every time one outbox message is sent: ``<{digest}.gw{outbox id}@{sender domain}>``.
+
+    SMTP cannot tell us afterwards whether a relay accepted a message, so a worker killed between the relay's
+    250 and our commit re-sends it (at least once). A stable Message-ID lets receiving systems that de-duplicate
+    by Message-ID (many do) collapse that second copy, and lets staff see it is the same message. The digest is
+    over the idempotency key and the sender's address, so two schools never share an id."""
+    digest = hashlib.sha256(f"{message.idempotency_key}\n{sender.addr_spec}".encode()).hexdigest()[:24]
+    return f"<{digest}.gw{message.message_id}@{sender.domain}>"
 
 
 class SmtpEmailChannel:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import signal
 import time
 import uuid
@@ -90,6 +91,21 @@ def _expected_families(school: SyntheticSchool, absences: Path) -> set[frozenset
             mother = next(link.adult.ref for link in pupil.links if link.relationship == "PAM")
             families.setdefault(mother, set()).add(pupil.upn)
     return {frozenset(upns) for upns in families.values()}
+
+
+def _accepted_but_unrecorded_emails(worker_log: str) -> set[int]:
+    """Outbox ids of e-mails the relay accepted from this worker (``email accepted``) that it never recorded
+    (``message accepted``): the killed worker's SMTP window."""
+    accepted: set[int] = set()
+    recorded: set[int] = set()
+    for line in worker_log.splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("msg") == "email accepted":
+                accepted.add(int(entry["message_id"]))
+            elif entry.get("msg") == "message accepted" and entry.get("channel") == "email":
+                recorded.add(int(entry["outbox_id"]))
+    return accepted - recorded
 
 
 def _count(engine: Engine, *conditions: ColumnElement[bool]) -> int:
@@ -363,13 +379,24 @@ def _check(engine: Engine, twilio: object, records: list[dict[str, Any]], smtp: 
     record_keys = Counter(r["idempotency_key"] for r in records)
     assert all(n == 1 for n in record_keys.values()), f"records API shows doubles: {record_keys}\n{context}"
     assert {received.mail_from for received in mail} <= {MAIL_FROM}, "e-mail from another sender"
+    mail_ids: dict[int, list[str]] = {}
     mail_to: dict[int, list[tuple[str, ...]]] = {}
     for received in mail:
-        found = MESSAGE_ID_OUTBOX.search(str(received.message["Message-ID"]))
-        assert found is not None, f"an e-mail without the gateway's Message-ID: {received.message['Message-ID']}"
+        message_id = str(received.message["Message-ID"])
+        found = MESSAGE_ID_OUTBOX.search(message_id)
+        assert found is not None, f"an e-mail without the gateway's Message-ID: {message_id}"
+        mail_ids.setdefault(int(found.group(1)), []).append(message_id)
         mail_to.setdefault(int(found.group(1)), []).append(received.rcpt_tos)
-    doubled_mail = {outbox_id: len(to) for outbox_id, to in mail_to.items() if len(to) != 1}
-    assert doubled_mail == {}, f"e-mails delivered more than once: {doubled_mail}\n{context}"
+    doubled_mail = {outbox_id: len(ids) for outbox_id, ids in mail_ids.items() if len(ids) != 1}
+    # SMTP's documented residual (docs/OPERATIONS.md): a relay that answered 250 to the killed worker before it
+    # could commit is sent the message again. Only that window may explain a second copy, at most one, and the
+    # copy carries the same Message-ID (receiving systems that de-duplicate collapse it).
+    killed = next(p for p in processes if p.name == "worker1")
+    window = _accepted_but_unrecorded_emails(killed.tail(2_000_000))
+    unexplained = {outbox_id: n for outbox_id, n in doubled_mail.items() if outbox_id not in window or n > 2}
+    assert unexplained == {}, f"e-mails delivered more than once: {unexplained}\n{context}"
+    assert all(len(set(mail_ids[outbox_id])) == 1 for outbox_id in doubled_mail), \
+        f"a re-sent e-mail changed its Message-ID: {doubled_mail}\n{context}"
 
     # Nothing lost or extra: what the sandboxes received is exactly the accepted/delivered rows.
     twilio_rows = [r for r in rows if r.channel in ("sms", "voice") and r.state in DELIVERED_OR_ACCEPTED]
@@ -377,7 +404,8 @@ def _check(engine: Engine, twilio: object, records: list[dict[str, Any]], smtp: 
     assert {r["sid"] for r in records} == {r.provider_id for r in twilio_rows}, context
     assert set(record_keys) == {r.idempotency_key for r in twilio_rows}, context
     email_rows = [r for r in rows if r.channel == "email" and r.state in DELIVERED_OR_ACCEPTED]
-    assert len(mail) == len(email_rows), context
+    assert len(mail_ids) == len(email_rows), context
+    assert set(mail_ids) == {r.id for r in email_rows}, context
     assert {outbox_id: to[0] for outbox_id, to in mail_to.items()} == {r.id: (r.to_address,) for r in email_rows}, \
         context
     assert {r.channel for r in rows if r.state in DELIVERED_OR_ACCEPTED} >= {"sms", "email", "voice"}, context
