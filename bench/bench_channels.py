@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from channels.sandbox.runner import free_port
 from channels.sandbox.smtp_server import SmtpSandbox
 from channels.smtp_email import SmtpEmailChannel
 from channels.twilio_sms import TwilioSmsChannel
-from gateway.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from gateway.config import SANDBOX_ACCOUNT_SID
 
 ISSUE = 4
 CAP = 100.0
@@ -60,6 +61,7 @@ class RemoteSandbox:
     """The Twilio sandbox in a child process, driven through its control API."""
 
     url: str
+    auth_token: str
 
     def reset(self, latency: float) -> None:
         httpx.post(f"{self.url}/_sandbox/reset").raise_for_status()
@@ -75,8 +77,9 @@ class RemoteSandbox:
 @contextmanager
 def remote_sandbox() -> Iterator[RemoteSandbox]:
     port = free_port()
+    token = secrets.token_urlsafe(32)
     process = subprocess.Popen([sys.executable, "-m", "channels.sandbox.twilio_api", "--port", str(port),
-                                "--no-callbacks"])
+                                "--no-callbacks", "--auth-token", token])
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -87,7 +90,7 @@ def remote_sandbox() -> Iterator[RemoteSandbox]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the Twilio sandbox did not start") from None
                 time.sleep(0.1)
-        yield RemoteSandbox(f"http://127.0.0.1:{port}")
+        yield RemoteSandbox(f"http://127.0.0.1:{port}", token)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -141,7 +144,7 @@ def _dispatch(channels: list[TwilioSmsChannel], messages: list[OutgoingMessage],
 
 
 def _config(sandbox: RemoteSandbox, **changes: object) -> TwilioConfig:
-    values: dict[str, object] = {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": SANDBOX_AUTH_TOKEN,
+    values: dict[str, object] = {"account_sid": SANDBOX_ACCOUNT_SID, "auth_token": sandbox.auth_token,
                                  "public_url": "http://127.0.0.1:9", "api_url": sandbox.url,
                                  "from_number": "+447700900000", "mps": CAP, "timeout": 10.0}
     values.update(changes)

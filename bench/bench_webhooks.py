@@ -54,15 +54,14 @@ def _database(folder: Path, backend: str) -> Iterator[str]:
         yield url
 
 
-def _signed_requests(count: int, public_url: str) -> list[tuple[bytes, dict[str, str]]]:
+def _signed_requests(count: int, public_url: str, token: str) -> list[tuple[bytes, dict[str, str]]]:
     """Each text's form body (encoded once, ahead of the clock) and its headers with the signature."""
     return [(urlencode(params).encode(), {**headers, "Content-Type": "application/x-www-form-urlencoded"})
-            for params, headers in _signed_params(count, public_url)]
+            for params, headers in _signed_params(count, public_url, token)]
 
 
-def _signed_params(count: int, public_url: str) -> list[tuple[dict[str, str], dict[str, str]]]:
+def _signed_params(count: int, public_url: str, token: str) -> list[tuple[dict[str, str], dict[str, str]]]:
     from channels.twilio_signature import compute_signature
-    from gateway.config import SANDBOX_AUTH_TOKEN
 
     url = public_url + "/webhooks/twilio/sms"
     requests = []
@@ -71,7 +70,7 @@ def _signed_params(count: int, public_url: str) -> list[tuple[dict[str, str], di
         params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
                   "From": f"+4477009{n % 100000:05d}", "To": "+447700900000", "Body": "Amira is ill today",
                   "NumMedia": "0"}
-        requests.append((params, {"X-Twilio-Signature": compute_signature(SANDBOX_AUTH_TOKEN, url, params)}))
+        requests.append((params, {"X-Twilio-Signature": compute_signature(token, url, params)}))
     return requests
 
 
@@ -134,6 +133,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
 def measure(processes: int, quick: bool, backend: str = "sqlite") -> BenchResult:
     """Send signed texts to a real server and report texts per second."""
+    from gateway.config import load_settings
     from gateway.models import InboundMessage
 
     count = 1000 if quick else 5000
@@ -149,7 +149,10 @@ def measure(processes: int, quick: bool, backend: str = "sqlite") -> BenchResult
                                    cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_ready(base, process)
-            requests = _signed_requests(count, base)
+            # The server's sandbox token, generated per install into its var directory (which this shares).
+            _, token = load_settings(var_dir=str(folder / "var"), channels="sandbox", twilio_account_sid=None,
+                                     twilio_auth_token=None).twilio_credentials()
+            requests = _signed_requests(count, base, token)
             asyncio.run(_send_all(base, requests[:50]))  # warm up: connections, imports, first queries
             cpu_before, client_before = _cpu_seconds(process.pid), time.process_time()
             with stopwatch() as elapsed:

@@ -7,10 +7,12 @@ every machine sharing the key):
   second and a guard (a sliding log of grant times). The guard (20 ms) covers the time a request takes to
   reach the provider, which varies: requests granted 1.000 s apart may arrive 0.99 s apart, and the provider
   counts arrivals. So no one-second window holds more than the cap, at our end or (within the guard) at theirs;
-- **a steady pace** (GCRA): permits follow a schedule one interval (``1/rate``) apart. A waiter that wakes a
-  little late (thread scheduling, a Redis round trip) does not push the schedule back, as long as it is
-  less than ``slack`` intervals late; so with work queued the pace stays at the cap instead of at the cap
-  less every waiter's lateness.
+- **a steady pace** (GCRA): permits follow a schedule one interval (``1/rate``) apart, never ahead of it. A
+  waiter that wakes a little late (thread scheduling, a Redis round trip) does not push the schedule back, as
+  long as it is less than ``slack`` intervals late; so with work queued the pace stays at the cap instead of
+  at the cap less every waiter's lateness. After idling, at most ``SLACK_INTERVALS + 1`` permits go at once.
+  (Granting ahead of the schedule as well, as this once did, let twice that through at the start of every
+  window: bursts at the window's edge, which the provider then counted in the previous second.)
 
 Within a process, at most two waiters poll the clock (or Redis) at a time: more would only learn that the
 next slot is taken, while a second one keeps the pace when the first is woken late by a busy machine.
@@ -26,7 +28,7 @@ from typing import Protocol
 
 import redis
 
-SLACK_INTERVALS = 4  # lateness forgiven, in intervals; also the most permits granted together after idling
+SLACK_INTERVALS = 4  # lateness forgiven, in intervals; one less than the most permits granted together
 GUARD_SECONDS = 0.02  # added to the one-second window for the jitter in reaching the provider
 
 # KEYS[1]: the schedule (next slot, µs); KEYS[2]: the log of grants (sorted set); KEYS[3]: a member counter.
@@ -36,8 +38,8 @@ local interval, slack, cap, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonum
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local next_slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now < next_slot - slack then
-    return {0, next_slot - slack - now}
+if now < next_slot then
+    return {0, next_slot - now}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 if redis.call('ZCARD', KEYS[2]) >= cap then
@@ -84,8 +86,8 @@ class _LocalPermitClock:
 
     def _try_acquire_locked(self) -> tuple[bool, float, int]:
         now = time.monotonic_ns()
-        if now < self._next_slot - self.slack_ns:
-            return False, (self._next_slot - self.slack_ns - now) / 1e9, 0
+        if now < self._next_slot:
+            return False, (self._next_slot - now) / 1e9, 0
         while self._log and self._log[0] <= now - self.window_ns:
             self._log.popleft()
         if len(self._log) >= self.cap:

@@ -20,15 +20,20 @@ class DeliveryStatus(StrEnum):
     SCHEDULED = "scheduled"
     DELIVERED = "delivered"
     READ = "read"
+    PARTIALLY_DELIVERED = "partially_delivered"  # some of it reached the handset
+    DELIVERY_UNKNOWN = "delivery_unknown"  # sent, and the carrier never said whether it arrived
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     CANCELED = "canceled"
+    RECEIVING = "receiving"  # an inbound message's statuses: never one of ours
+    RECEIVED = "received"
     INITIATED = "initiated"  # a call is being placed
     RINGING = "ringing"
     ANSWERED = "answered"  # Twilio's "in-progress"
     COMPLETED = "completed"  # an answered call ended
     NO_ANSWER = "no-answer"
     BUSY = "busy"
+    UNKNOWN = "unknown"  # a word Twilio added after this was written: recorded, never acted on
 
     @property
     def is_final(self) -> bool:
@@ -38,13 +43,15 @@ class DeliveryStatus(StrEnum):
     @property
     def is_success(self) -> bool:
         """True when the parent got the message (a delivered text, an answered call)."""
-        return self in (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.COMPLETED)
+        return self in (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.PARTIALLY_DELIVERED,
+                        DeliveryStatus.COMPLETED)
 
 
 _FINAL = frozenset(
     {
         DeliveryStatus.DELIVERED,
         DeliveryStatus.READ,
+        DeliveryStatus.PARTIALLY_DELIVERED,
         DeliveryStatus.UNDELIVERED,
         DeliveryStatus.FAILED,
         DeliveryStatus.CANCELED,
@@ -54,6 +61,11 @@ _FINAL = frozenset(
     }
 )
 
+# Every status Twilio documents for a Message (MessageStatus / SmsStatus) and for a Call (CallStatus).
+MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received",
+                    "accepted", "scheduled", "read", "partially_delivered", "delivery_unknown", "canceled")
+CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+                 "canceled")
 # Twilio's call status words that differ from ours.
 _CALL_WORDS = {"in-progress": DeliveryStatus.ANSWERED}
 
@@ -90,6 +102,7 @@ class StatusUpdate:
     retryable: bool = False  # a failure that may succeed later (30003 unreachable)
     fallback_reason: str | None = None  # for a retryable failure: what to record if we move on instead
     call_duration: int | None = None
+    provider_status: str = ""  # Twilio's word as sent (kept when it is one we do not know: UNKNOWN)
 
     @property
     def reached_machine(self) -> bool:
@@ -97,10 +110,22 @@ class StatusUpdate:
         return bool(self.answered_by) and self.answered_by != "human" and self.answered_by != "unknown"
 
 
+def status_from_twilio(word: str, kind: Literal["sms", "voice"] = "sms") -> DeliveryStatus:
+    """Twilio's status word for a message or a call; UNKNOWN for one it added later (never an error)."""
+    word = word.strip().lower()
+    if word not in (CALL_STATUSES if kind == "voice" else MESSAGE_STATUSES):
+        return DeliveryStatus.UNKNOWN
+    if kind == "voice" and word in _CALL_WORDS:
+        return _CALL_WORDS[word]
+    return DeliveryStatus(word)
+
+
 def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
     """Parse the POST parameters of a Twilio message or call status callback.
 
-    Raises ValueError when the parameters are neither (the webhook answers 400)."""
+    A status word Twilio did not document when this was written becomes ``DeliveryStatus.UNKNOWN`` with the
+    word kept in ``provider_status`` (Twilio retries a callback refused with an error, and adds statuses).
+    Raises ValueError only when the parameters name neither a message nor a call (the webhook answers 400)."""
     error_code = (params.get("ErrorCode") or "").strip() or None
     if params.get("MessageSid") or params.get("SmsSid"):
         provider_id = params.get("MessageSid") or params["SmsSid"]
@@ -114,12 +139,7 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
         answered_by = (params.get("AnsweredBy") or "").strip() or None
     else:
         raise ValueError("not a Twilio status callback: no MessageSid or CallSid")
-    status = _CALL_WORDS.get(word) if kind == "voice" else None
-    if status is None:
-        try:
-            status = DeliveryStatus(word)
-        except ValueError:
-            raise ValueError(f"unknown Twilio status {word!r}") from None
+    status = status_from_twilio(word, kind)
     permanent_reason = None
     retryable = False
     fallback_reason = None
@@ -139,4 +159,5 @@ def parse_status_callback(params: Mapping[str, str]) -> StatusUpdate:
         retryable=retryable,
         fallback_reason=fallback_reason,
         call_duration=int(duration) if duration and duration.isdigit() else None,
+        provider_status=word,
     )

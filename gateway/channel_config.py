@@ -59,6 +59,13 @@ def _sender(settings: Settings, fallback: str | None) -> tuple[str | None, str |
     return (name or None), (address or settings.smtp_from)
 
 
+def _reply_to(settings: Settings) -> str | None:
+    """The address of SMTP_REPLY_TO, which may be ``Name <address>`` (the office mailbox parents reply to)."""
+    if not settings.smtp_reply_to:
+        return None
+    return parseaddr(settings.smtp_reply_to)[1] or settings.smtp_reply_to.strip()
+
+
 def channel_config_from_settings(
     settings: Settings | None = None, *, sandbox: SandboxAddresses | None = None
 ) -> ChannelConfig:
@@ -94,7 +101,7 @@ def channel_config_from_settings(
         )
         name, address = _sender(settings, SANDBOX_FROM_ADDRESS)
         smtp = SmtpConfig(host=where.smtp_host, port=where.smtp_port, from_address=address or SANDBOX_FROM_ADDRESS,
-                          from_name=name, starttls="never")
+                          from_name=name, starttls="never", reply_to=_reply_to(settings))
         return ChannelConfig(twilio=twilio, smtp=smtp, sandbox=True)
     smtp_config = None
     if settings.smtp_host:
@@ -103,6 +110,7 @@ def channel_config_from_settings(
             smtp_config = SmtpConfig(
                 host=settings.smtp_host, port=settings.smtp_port, from_address=address, from_name=name,
                 username=settings.smtp_username, password=settings.smtp_password, starttls=settings.smtp_starttls,
+                reply_to=_reply_to(settings),
             )
     return ChannelConfig(twilio=base, smtp=smtp_config, sandbox=False)
 

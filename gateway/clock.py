@@ -99,8 +99,21 @@ def get_clock() -> Clock:
 
         settings = get_settings()
         if settings.clock:
-            start = parse_instant(settings.clock, settings.timezone)
-            _clock = shared_clock(get_engine(), start, settings.clock_speed)
+            from sqlalchemy.exc import OperationalError, ProgrammingError
+
+            from gateway.config import ConfigError
+
+            try:
+                start = parse_instant(settings.clock, settings.timezone)
+            except ValueError:
+                raise ConfigError(f"GATEWAY_CLOCK {settings.clock!r} is not a date and time "
+                                  f"(e.g. 2026-11-23T09:30:00)") from None
+            try:
+                _clock = shared_clock(get_engine(), start, settings.clock_speed)
+            except (OperationalError, ProgrammingError) as exc:
+                if "clock_anchor" in str(exc):
+                    raise ConfigError("The database has no tables yet: run `gateway db upgrade` first") from None
+                raise
         else:
             _clock = RealClock()
     return _clock

@@ -6,19 +6,24 @@ the same upper-case names or their lower-case forms (``database_url = "..."`` fo
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
-SANDBOX_AUTH_TOKEN = "sandbox-auth-token"  # noqa: S105 - only ever valid against the built-in sandbox
+# File names in the var directory: the sandbox's Twilio auth token and the secret key, one of each per install.
+SANDBOX_TOKEN_FILE = "sandbox_twilio_token"  # noqa: S105 - a file name, not the token
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not the key
+SANDBOX_BANNER = "Sandbox mode: no real messages are sent"
 
 
 class ConfigError(Exception):
@@ -76,6 +81,8 @@ class Settings(BaseSettings):
     scheduler_tick: float = _env("GATEWAY_SCHEDULER_TICK", 2.0)
     # What one SMS segment costs the school, in pounds (the Milestones page's cost estimate).
     sms_segment_price: float = _env("GATEWAY_SMS_SEGMENT_PRICE", 0.04)
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks).
+    trusted_proxies: str = _env("GATEWAY_TRUSTED_PROXIES", "")
 
     twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID", None)
     twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN", None)
@@ -84,6 +91,11 @@ class Settings(BaseSettings):
     twilio_voice_from: str | None = _env("TWILIO_VOICE_FROM", None)
     twilio_api_url: str = _env("TWILIO_API_URL", "https://api.twilio.com")
     twilio_mps: float = _env("TWILIO_MPS", 10.0)
+    # How long the provider usually takes to answer a send (Twilio from the UK: 0.15-0.4 s). A worker keeps
+    # about TWILIO_MPS x this many sends in flight (gateway.pipeline.worker.default_threads), unless
+    # GATEWAY_WORKER_THREADS fixes its thread count.
+    twilio_expected_latency: float = _env("TWILIO_EXPECTED_LATENCY", 0.4)
+    worker_threads: int | None = _env("GATEWAY_WORKER_THREADS", None)
 
     smtp_host: str | None = _env("SMTP_HOST", None)
     smtp_port: int = _env("SMTP_PORT", 587)
@@ -91,6 +103,18 @@ class Settings(BaseSettings):
     smtp_password: str | None = _env("SMTP_PASSWORD", None)
     smtp_starttls: Literal["auto", "always", "never"] = _env("SMTP_STARTTLS", "auto")
     smtp_from: str | None = _env("SMTP_FROM", None)
+    smtp_reply_to: str | None = _env("SMTP_REPLY_TO", None)  # Reply-To on every e-mail: the office mailbox
+    # Optional: parents' e-mail replies read from this mailbox into the Inbox (gateway.pipeline.email_replies).
+    # Port 993 is IMAP over TLS; any other port needs STARTTLS unless the server is on this machine.
+    imap_host: str | None = _env("IMAP_HOST", None)
+    imap_port: int = _env("IMAP_PORT", 993)
+    imap_username: str | None = _env("IMAP_USERNAME", None)
+    imap_password: str | None = _env("IMAP_PASSWORD", None)
+    imap_folder: str = _env("IMAP_FOLDER", "INBOX")
+    imap_poll_seconds: float = _env("IMAP_POLL_SECONDS", 60.0)  # how often the scheduler looks (real seconds)
+    # Optional: a LibreTranslate-compatible service (self-hosted); no parent's text leaves unless this is set.
+    translate_url: str | None = _env("GATEWAY_TRANSLATE_URL", None)
+    translate_api_key: str | None = _env("GATEWAY_TRANSLATE_API_KEY", None)
 
     @classmethod
     def settings_customise_sources(
@@ -131,18 +155,39 @@ class Settings(BaseSettings):
     def _api_strip(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("clock_speed", "twilio_mps", "stuck_seconds", "reenqueue_seconds", "scheduler_tick")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in _split(value):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from exc
+        return ",".join(_split(value))
+
+    @field_validator("clock_speed", "twilio_mps", "stuck_seconds", "reenqueue_seconds", "scheduler_tick",
+                     "twilio_expected_latency")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be greater than 0")
         return value
 
+    @field_validator("worker_threads")
+    @classmethod
+    def _some_threads(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    _channels_by_default: bool = PrivateAttr(False)
+
     @model_validator(mode="after")
     def _default_channels(self) -> Settings:
         if self.channels is None:
             has_twilio = bool(self.twilio_account_sid and self.twilio_auth_token)
             self.channels = "live" if has_twilio else "sandbox"
+            self._channels_by_default = True
         if self.channels == "live":
             missing = [
                 name
@@ -177,11 +222,56 @@ class Settings(BaseSettings):
     def voice_from(self) -> str | None:
         return self.twilio_voice_from or self.twilio_from_number
 
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part, strict=False) for part in _split(self.trusted_proxies))
+
+    @property
+    def public_url_is_loopback(self) -> bool:
+        """True when GATEWAY_PUBLIC_URL names this machine only (127.0.0.0/8, ::1 or localhost)."""
+        return is_loopback_host(urlsplit(self.public_url).hostname or "")
+
+    @property
+    def sandbox_exposed(self) -> bool:
+        """Sandbox channels on a server others can reach (allowed only with GATEWAY_CHANNELS=sandbox set)."""
+        return self.sandbox and not self.public_url_is_loopback
+
+    def check_sandbox_exposure(self) -> None:
+        """Refuse sandbox channels chosen by default on a public URL: an operator who set a public address
+        but no Twilio credentials has most likely forgotten them, and parents would receive nothing."""
+        if self.sandbox_exposed and self._channels_by_default:
+            raise ConfigError(
+                f"GATEWAY_PUBLIC_URL is {self.public_url}, not this machine, but no Twilio credentials are set, "
+                "so the gateway would run its sandbox and send nothing to parents. Set TWILIO_ACCOUNT_SID and "
+                "TWILIO_AUTH_TOKEN, or set GATEWAY_CHANNELS=sandbox to run the sandbox on purpose.")
+
     def twilio_credentials(self) -> tuple[str, str]:
-        """(account SID, auth token): configured, else the sandbox's fixed development pair."""
+        """(account SID, auth token): configured, else the sandbox's pair, whose token is generated once per
+        install into ``var/`` (every process of the install shares it; nobody else knows it)."""
         if self.twilio_account_sid and self.twilio_auth_token:
             return self.twilio_account_sid, self.twilio_auth_token
-        return SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+        return SANDBOX_ACCOUNT_SID, self.install_secret(SANDBOX_TOKEN_FILE)
+
+    def install_secret(self, name: str) -> str:
+        """A random secret generated once into ``var/<name>`` (mode 0600) and read back afterwards. Safe
+        when several processes start at once: the file appears whole (a hard link) or not at all."""
+        path = self.var_path / name
+        known = _INSTALL_SECRETS.get(str(path.resolve()))
+        if known is not None and path.exists():
+            return known
+        if not path.exists():
+            draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+            descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process was first: use theirs
+            finally:
+                draft.unlink()
+        secret = _INSTALL_SECRETS[str(path.resolve())] = path.read_text().strip()
+        return secret
 
     def escalation_path(self) -> Path:
         """The ladder file: as configured, else the packaged default."""
@@ -196,14 +286,29 @@ class Settings(BaseSettings):
         raise ConfigError(f"GATEWAY_ESCALATION_FILE: {self.escalation_file} does not exist")
 
     def session_secret(self) -> str:
-        """The session signing key: configured, else generated once into ``var/secret_key``."""
+        """The instance's secret key (keys the log tags): configured, else generated once into
+        ``var/secret_key``."""
         if self.secret_key:
             return self.secret_key
-        key_file = self.var_path / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
-        return key_file.read_text().strip()
+        return self.install_secret(SECRET_KEY_FILE)
+
+
+_INSTALL_SECRETS: dict[str, str] = {}  # path -> secret: webhooks check the sandbox token on every request
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and any loopback IP address (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

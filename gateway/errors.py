@@ -15,14 +15,24 @@ class GatewayError(Exception):
     """Base of every error the CLI reports as a clean one-line message."""
 
 
+ERROR = "error"
+WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input: which file, where in it, which field, what is wrong."""
+    """One thing wrong with an input: which file, where in it, which field, what is wrong.
+
+    ``severity`` is ``error`` (the input is refused) or ``warning`` (the input is used and the problem
+    reported: a dropped phone number, an unknown language code, ...); ``value`` is the offending value as
+    the file gave it, when there is one."""
 
     source: str
     where: str
     field: str | None
     message: str
+    severity: str = ERROR
+    value: str | None = None
 
     def __str__(self) -> str:
         parts = [self.source, self.where]
@@ -31,7 +41,8 @@ class Problem:
         return ": ".join(p for p in parts if p) + f": {self.message}"
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"source": self.source, "where": self.where, "field": self.field, "message": self.message}
+        return {"source": self.source, "where": self.where, "field": self.field, "message": self.message,
+                "severity": self.severity, "value": self.value}
 
 
 class InputError(GatewayError):

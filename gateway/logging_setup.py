@@ -4,8 +4,10 @@ use :func:`redact` for an address when a log line must say which one."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import secrets
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +15,34 @@ from typing import Any
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
+_KEYS: dict[tuple[str | None, str], bytes] = {}
+_FALLBACK_KEY = secrets.token_bytes(32)
+
+
+def _redaction_key() -> bytes:
+    """The instance's secret key (``GATEWAY_SECRET_KEY`` or the one generated into ``var/``), read once."""
+    try:
+        from gateway.config import get_settings
+
+        settings = get_settings()
+        ident = (settings.secret_key, str(settings.var_dir))
+        key = _KEYS.get(ident)
+        if key is None:
+            key = _KEYS[ident] = settings.session_secret().encode()
+        return key
+    except Exception:  # a log line must never fail: unusable settings get a per-process key
+        return _FALLBACK_KEY
+
+
 def redact(address: str | None) -> str:
-    """A stable, non-reversible tag for a phone number or e-mail address (for correlating log lines)."""
+    """A stable tag for a phone number or e-mail address (for correlating log lines), e.g. ``phone:ab12cd34ef``.
+
+    HMAC-SHA256 keyed with the instance's secret key: the same address gives the same tag everywhere in one
+    install, and nobody without the key can test guesses against a tag (phone numbers are few enough to try
+    them all against a plain hash in seconds)."""
     if not address:
         return "-"
-    digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:10]
+    digest = hmac.new(_redaction_key(), address.strip().lower().encode(), hashlib.sha256).hexdigest()[:10]
     kind = "email" if "@" in address else "phone"
     return f"{kind}:{digest}"
 

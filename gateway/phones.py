@@ -79,6 +79,19 @@ def _classify(number: phonenumbers.PhoneNumber, e164: str) -> PhoneKind | None:
     return None
 
 
+def _uk_hint(cleaned: str, number: phonenumbers.PhoneNumber) -> str | None:
+    """Why a UK number is not valid, in the words an office uses for the usual slips, or None."""
+    if number.country_code != 44:
+        return None
+    national = str(number.national_number)
+    if not cleaned.startswith(("0", "+")) and len(cleaned) <= 8:
+        return f"a local number without its area code: {len(cleaned)} digits"
+    if national.startswith("7") and len(national) < 10:
+        missing = 10 - len(national)
+        return f"too short: a UK mobile has 11 digits, this one is {missing} digit{'s' if missing > 1 else ''} short"
+    return None
+
+
 @lru_cache(maxsize=65536)  # siblings repeat the same numbers; parsing is the slow part of an import
 def normalise_phone(text: str, region: str = "GB") -> PhoneNumber:
     """Normalise a phone number as typed (``07700 900123``, ``+44 7700 900123``, ``0044 …``, ``(01632) 960 001``).
@@ -99,7 +112,7 @@ def normalise_phone(text: str, region: str = "GB") -> PhoneNumber:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     kind = _classify(number, e164)
     if kind is None:
-        hint = _POSSIBILITY_HINTS.get(phonenumbers.is_possible_number_with_reason(number))
+        hint = _uk_hint(cleaned, number) or _POSSIBILITY_HINTS.get(phonenumbers.is_possible_number_with_reason(number))
         if hint is None and number.country_code == 44:  # UK numbers have 9 or 10 digits after the 0
             digits = len(str(number.national_number))
             hint = "too short" if digits < 9 else "too long" if digits > 10 else None

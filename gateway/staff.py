@@ -1,8 +1,9 @@
 """Staff accounts: argon2 password hashes, creation, sign-in with account lock-out, and the audit log.
 
 An account is locked for ``LOCK_MINUTES`` after ``MAX_FAILED_LOGINS`` wrong passwords in a row; a correct
-password while locked still fails, so a guesser learns nothing from the lock. The web layer adds a per-IP
-limiter on top (see ``gateway.web.auth``).
+password while locked still fails, so a guesser learns nothing from the lock. Every attempt verifies one
+argon2 hash (the account's, or a dummy one for an unknown username), locked or not, so every failure takes
+as long. The web layer adds a per-IP limiter on top (see ``gateway.web.auth``).
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def verify_sign_in(session: Session, username: str, password: str, now: datetime
         password_matches(_DUMMY_HASH, password)
         return SignInResult(SignInOutcome.WRONG)
     if is_locked(staff, now):
+        # Verify anyway (the result is ignored): a locked account must take as long to answer as a wrong
+        # password, or the timing would tell a guesser that the username exists.
+        password_matches(staff.password_hash, password)
         return SignInResult(SignInOutcome.LOCKED, staff)
     if not password_matches(staff.password_hash, password):
         staff.failed_logins = (staff.failed_logins or 0) + 1
@@ -145,7 +149,10 @@ def record_audit(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Write one audit entry. ``detail`` must never carry a message body, phone number or e-mail address."""
+    from gateway import clock
+
     entry = AuditEntry(
+        at=clock.now(),  # the gateway's clock, as every other time staff see (an accelerated demo day included)
         staff_id=staff.id if staff is not None else None,
         action=action,
         entity=entity,

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from channels.sandbox.runner import RunningServer, serve_in_thread
 from channels.sandbox.twilio_state import ERROR_MESSAGES, Fault, ListQuery, SandboxRecord, TwilioSandboxState
 from channels.twilio_client import IDEMPOTENCY_HEADER
-from gateway.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from gateway.config import SANDBOX_ACCOUNT_SID, SANDBOX_TOKEN_FILE
 
 API = "/2010-04-01/Accounts/{account_sid}"
 
@@ -318,18 +318,25 @@ class TwilioSandbox:
 
 
 def start_twilio_sandbox(
-    account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN, *, host: str = "127.0.0.1",
+    account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str | None = None, *, host: str = "127.0.0.1",
     port: int = 0, callback_delay: float = 0.02,
 ) -> TwilioSandbox:
-    """Run the sandbox in a thread on ``host:port`` (0: a free port)."""
-    state = TwilioSandboxState(account_sid, auth_token, callback_delay=callback_delay)
+    """Run the sandbox in a thread on ``host:port`` (0: a free port). Without ``auth_token`` a random one is
+    made (read it from ``sandbox.state.auth_token``): the sandbox never has a well-known token."""
+    token = auth_token or secrets.token_urlsafe(32)
+    state = TwilioSandboxState(account_sid, token, callback_delay=callback_delay)
     return TwilioSandbox(state, serve_in_thread(create_app(state), host, port))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m channels.sandbox.twilio_api [--port P]``: the sandbox in its own process (benchmarks,
-    a demo on another machine). Faults are set through ``POST /_sandbox/faults``."""
+    """``python -m channels.sandbox.twilio_api [--port P] [--auth-token T]``: the sandbox in its own process
+    (benchmarks, a demo on another machine). Faults are set through ``POST /_sandbox/faults``.
+
+    The auth token is ``--auth-token``, else ``TWILIO_AUTH_TOKEN``, else this install's sandbox token (the one
+    the gateway uses with the same ``GATEWAY_VAR_DIR``). The control routes have no authentication: keep the
+    default ``--host 127.0.0.1``."""
     import argparse
+    import os
 
     import uvicorn
 
@@ -338,8 +345,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each create is answered")
     parser.add_argument("--no-callbacks", action="store_true", help="do not send status callbacks")
+    parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN"),
+                        help="the token clients must use (default: TWILIO_AUTH_TOKEN, else this install's)")
     args = parser.parse_args(argv)
-    state = TwilioSandboxState(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+    if not args.auth_token:
+        from gateway.config import get_settings
+
+        args.auth_token = get_settings().install_secret(SANDBOX_TOKEN_FILE)
+    state = TwilioSandboxState(SANDBOX_ACCOUNT_SID, args.auth_token)
     state.set_latency(args.latency)
     state.send_callbacks = not args.no_callbacks
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)

@@ -1,6 +1,7 @@
 """``gateway import ctf|contacts|absences|terms FILE [--json]``: school data, all or nothing.
 
-Bad input raises InputError before anything is written; ``gateway.cli.main`` prints one line per problem
+Bad input raises InputError before anything is written (for ctf and contacts, an unusable phone number or
+e-mail address is only a warning unless ``--strict``); ``gateway.cli.main`` prints one line per problem
 on stderr and exits non-zero. A progress bar (on stderr) shows while stdout is a terminal.
 """
 
@@ -79,13 +80,16 @@ def _people_command(name: str, help_text: str, importer_name: str) -> click.Comm
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
     @click.option("--remove-missing-links", is_flag=True,
                   help="Remove links to adults this file no longer lists for its pupils (default: keep, warn).")
-    def command(file: Path, as_json: bool, remove_missing_links: bool) -> None:
+    @click.option("--strict", is_flag=True,
+                  help="Refuse the whole file for any unusable phone number or e-mail address (default: drop "
+                       "that one number or address and report it as a warning).")
+    def command(file: Path, as_json: bool, remove_missing_links: bool, strict: bool) -> None:
         import gateway.importing as importing
 
         importer = getattr(importing, importer_name)
         summary: ImportSummary = _run(
             lambda session, progress: importer(session, file, remove_missing_links=remove_missing_links,
-                                               progress=progress), as_json)
+                                               progress=progress, strict=strict), as_json)
         if as_json:
             emit_json(summary.to_json())
         else:

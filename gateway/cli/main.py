@@ -7,6 +7,7 @@ import logging
 import sys
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gateway.config import ConfigError
 from gateway.errors import GatewayError, InputError
@@ -21,6 +22,7 @@ COMMAND_MODULES = (
     "gateway.cli.pipeline",
     "gateway.cli.serve",
     "gateway.cli.operations",
+    "gateway.cli.contacts",
 )
 
 
@@ -49,6 +51,16 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(cli, GROUPS)
 
 
+def database_problem(exc: DBAPIError) -> str:
+    """What went wrong with the database, in one line an operator can act on."""
+    text = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return "the database has no tables yet: run `gateway db upgrade` first"
+    if isinstance(exc, OperationalError):
+        return f"cannot reach the database ({text}); check GATEWAY_DATABASE_URL and that the server is running"
+    return f"database error: {text}"
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="gateway", standalone_mode=False)
@@ -64,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except (GatewayError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except DBAPIError as exc:  # one line, not a traceback: the database is missing, unreachable or not set up
+        click.echo(f"error: {database_problem(exc)}", err=True)
         sys.exit(2)
     except SystemExit:
         raise

@@ -61,8 +61,11 @@ def export_adult_command(adult_id: int | None, ref: str | None, phone: str | Non
 @click.option("--pupils", default=600, show_default=True, help="Size of the demo school.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
+@click.option("--smtp-port", "smtp_port", type=int, default=None,
+              help="Port for the demo's SMTP sandbox (default 8025), when something else holds it.")
 @click.pass_context
-def demo_command(ctx: click.Context, no_serve: bool, pupils: int, host: str, port: int) -> None:
+def demo_command(ctx: click.Context, no_serve: bool, pupils: int, host: str, port: int,
+                 smtp_port: int | None) -> None:
     """What `make demo` runs: seed the demo school and serve it, or run its school day (--no-serve)."""
     import logging
 
@@ -74,7 +77,7 @@ def demo_command(ctx: click.Context, no_serve: bool, pupils: int, host: str, por
         if not run_demo_day(pupils=pupils):
             raise SystemExit(1)
     else:
-        serve_demo(host=host, port=port, pupils=pupils)
+        serve_demo(host=host, port=port, pupils=pupils, smtp_port=smtp_port)
 
 
 def register(cli: click.Group, groups: dict[str, click.Group]) -> None:

@@ -48,7 +48,7 @@ def _drain_in_process() -> None:
 
     broker = get_pipeline_broker()
     existing = running_worker()
-    worker = existing or start_worker(threads=4)
+    worker = existing or start_worker()
     try:
         for queue in QUEUES:
             broker.join(queue, timeout=300_000)
@@ -59,8 +59,10 @@ def _drain_in_process() -> None:
 
 
 @click.command("worker")
-@click.option("--threads", default=8, show_default=True, help="Worker threads in this process.")
-def worker(threads: int) -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Worker threads in this process (default: GATEWAY_WORKER_THREADS, else sized from TWILIO_MPS "
+                   "x TWILIO_EXPECTED_LATENCY, 8 to 64).")
+def worker(threads: int | None) -> None:
     """Run a Dramatiq worker for the configured broker (stops cleanly on SIGTERM)."""
     from gateway.pipeline.broker import is_in_memory
     from gateway.pipeline.worker import run_worker

@@ -48,6 +48,18 @@ def _voice_twiml(text: str, language: str, voice: str, prompt: str | None) -> st
     return str(call_twiml(text, language, voice, action, prompt or ""))
 
 
+def _known_locale(tag: str) -> bool:
+    """True when ``tag`` names a language Babel knows (a known one without a catalog still falls back to en-GB,
+    with a note; an unknown one such as ``xx`` is an error, never English in silence)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(tag.replace("_", "-"), sep="-")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    return True
+
+
 @click.command("render")
 @click.argument("kind")
 @click.option("--locale", "locale", default="en-GB", show_default=True, help="BCP 47 tag, e.g. pl, pt, en-GB.")
@@ -64,6 +76,9 @@ def render_command(kind: str, locale: str, channel: str, variant: str, context_f
     if kind not in KINDS:
         raise InputError([Problem("render", "KIND", None, f"unknown kind {kind!r}; one of {', '.join(KINDS)}")])
     context = _load_context(kind, context_file)
+    if not _known_locale(locale):
+        raise InputError([Problem("render", "--locale", None, f"{locale!r} is not a language tag Babel knows "
+                                                               f"(e.g. pl, so, pt-BR, en-GB)")])
     resolved, why = resolve_locale(locale)
     if why:
         click.echo(f"note: {why}", err=True)
@@ -92,6 +107,7 @@ def render_command(kind: str, locale: str, channel: str, variant: str, context_f
 def check_command(as_json: bool) -> None:
     """Every template in every locale: renders, catalogs complete and fresh, SMS within budget."""
     from gateway.rendering.checks import check_templates
+    from gateway.rendering.context import SAMPLE_COUNTS
 
     report = check_templates()
     if as_json:
@@ -99,7 +115,9 @@ def check_command(as_json: bool) -> None:
     if not report.ok:
         raise InputError([Problem("templates", "", None, problem) for problem in report.problems])
     if not as_json:
-        click.echo(f"templates ok: {len(report.sms)} SMS renders within budget; every catalog complete")
+        counts = ", ".join(str(count) for count in SAMPLE_COUNTS)
+        click.echo(f"templates ok: {len(report.sms)} SMS renders within budget (every kind, locale and variant; "
+                   f"counts {counts}; long accented names); every catalog complete")
 
 
 def register(cli: click.Group, groups: dict[str, click.Group]) -> None:

@@ -12,7 +12,6 @@ e-mail addresses only from example.com / example.org / example.net: nothing here
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from gateway.csv_safety import safe_csv_writer
 from gateway.importing.contacts_csv import CONTACT_COLUMNS
 from gateway.importing.records import name_key
 
@@ -64,6 +64,7 @@ _EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 _STREETS = ("High Street", "Station Road", "Church Lane", "Park Avenue", "Victoria Road", "Mill Lane")
 _TOWNS = ("Leeds", "Bradford", "Birmingham", "Manchester", "Leicester", "Luton")
 _YEARS = ("R", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+PRIMARY_YEARS = ("R", "1", "2", "3", "4", "5", "6")  # a primary school: Reception to Year 6
 
 
 @dataclass
@@ -143,7 +144,7 @@ class SyntheticSchool:
         """Write the contacts CSV of CONTRACT.md: one row per pupil–adult link, with contact_ref."""
         path = Path(path)
         with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
+            writer = safe_csv_writer(out)
             writer.writerow(CONTACT_COLUMNS)
             for pupil in self.pupils:
                 for link in pupil.links:
@@ -163,7 +164,7 @@ class SyntheticSchool:
         path = Path(path)
         rng = random.Random(f"{self.seed}-{day.isoformat()}")
         with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
+            writer = safe_csv_writer(out)
             writer.writerow(["upn", "date", "session", "code"])
             for pupil in self.pupils:
                 absent = rng.random() < absent_share
@@ -198,11 +199,13 @@ def _pupil_xml(pupil: SyntheticPupil) -> Iterator[str]:
 
 
 class _Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, years: tuple[str, ...] = _YEARS) -> None:
         self.rng = random.Random(seed)
+        self.years = years
         self.adult_count = 0
         self.upn_count = 0
         self.used: set[tuple[str, str, str]] = set()  # (forename, surname, number): distinct people stay distinct
+        self.pools: dict[str, list[int]] = {}  # per drama range, the line numbers nobody has yet
 
     def language(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         pick = self.rng.choices(_LANGUAGES, weights=[entry[2] for entry in _LANGUAGES])[0]
@@ -216,7 +219,15 @@ class _Generator:
         return f"{self.rng.randint(1, 240)} {self.rng.choice(_STREETS)}, {self.rng.choice(_TOWNS)}"
 
     def number(self, forename: str, surname: str, prefix: str) -> str:
-        """A drama-range number not already used by someone of the same name (they would be merged)."""
+        """A drama-range number nobody else has (unrelated adults never share a phone), while the range lasts;
+        then one not already used by someone of the same name (they would be merged)."""
+        pool = self.pools.get(prefix)
+        if pool is None:
+            pool = self.pools[prefix] = self.rng.sample(range(1000), 1000)
+        if pool:
+            number = f"{prefix}{pool.pop():03d}"
+            self.used.add((forename, surname, number))
+            return number
         number = ""
         for _ in range(50):
             number = f"{prefix}{self.rng.randint(0, 999):03d}"
@@ -266,16 +277,21 @@ class _Generator:
             links.append(SyntheticLink(self.adult(title, rng.choice(pool), other, self.address(), None),
                                        relationship, len(links) + 1, False, False))
         pupils = []
+        taken = {link.adult.forename for link in links}  # a child never shares a parent's or a sibling's name
         for _ in range(size):
-            child = rng.choice(girls + boys)
-            pupils.append(SyntheticPupil(self.upn(), child, surname, rng.choice(_YEARS), dfe, home,
+            names = [n for n in girls + boys if n not in taken] or list(girls + boys)
+            child = rng.choice(names)
+            taken.add(child)
+            pupils.append(SyntheticPupil(self.upn(), child, surname, rng.choice(self.years), dfe, home,
                                          [SyntheticLink(**vars(link)) for link in links]))
         return pupils
 
 
-def generate_school(pupils: int, seed: int = 1, *, name: str = "Oakfield Academy Trust") -> SyntheticSchool:
-    """A school of ``pupils`` pupils in families of one to four children; the same seed, the same school."""
-    generator = _Generator(seed)
+def generate_school(pupils: int, seed: int = 1, *, name: str = "Oakfield Academy Trust",
+                    primary: bool = False) -> SyntheticSchool:
+    """A school of ``pupils`` pupils in families of one to four children; the same seed, the same school.
+    ``primary``: Reception to Year 6 only (the demo's primary school)."""
+    generator = _Generator(seed, PRIMARY_YEARS if primary else _YEARS)
     result: list[SyntheticPupil] = []
     while len(result) < pupils:
         size = generator.rng.choices((1, 2, 3, 4), weights=(55, 30, 11, 4))[0]

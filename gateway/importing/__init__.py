@@ -2,7 +2,9 @@
 
 Each ``import_*`` function reads and checks the whole file first and raises
 :class:`gateway.errors.InputError` (one :class:`~gateway.errors.Problem` per thing wrong) before writing
-anything; then it writes through the caller's session, and the caller commits.
+anything; then it writes through the caller's session, and the caller commits. For pupils and contacts, an
+unusable phone number or e-mail address is a warning (that one point is dropped and reported), unless
+``strict=True``.
 """
 
 from gateway.importing.absences import AbsenceImportSummary, MarkChange, import_absences

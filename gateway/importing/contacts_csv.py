@@ -1,6 +1,7 @@
 """Read the contacts CSV (CONTRACT.md "File formats") into pupil and contact records.
 
-One row per pupil–adult link; an empty cell means "unknown" (the database keeps what it has). Rows are
+One row per pupil–adult link; an empty cell means "unknown" (the database keeps what it has). Optional
+columns ``bereaved``, ``long_term_ill`` and ``support_plan`` (true/false) set the pupil's flags. Rows are
 numbered as a spreadsheet shows them: the header is row 1, the first data row is row 2. A row whose
 contact columns are all empty records the pupil only.
 """
@@ -34,6 +35,8 @@ CONTACT_COLUMNS = (
     "forename", "surname", "relationship", "priority", "parental_responsibility", "lives_with_pupil", "mobile",
     "home_phone", "work_phone", "email", "language", "channels", "literacy", "contact_window", "restriction",
 )
+# Optional columns (a file without them is fine): the pupil's flags the guidance relies on, true/false.
+OPTIONAL_COLUMNS = ("bereaved", "long_term_ill", "support_plan")
 # Columns that say something about the adult: a row with all of them empty has no contact.
 _ADULT_COLUMNS = ("contact_ref", "title", "forename", "surname", "mobile", "home_phone", "work_phone", "email")
 
@@ -46,7 +49,7 @@ def _check_header(fieldnames: Sequence[str] | None, log: ProblemLog) -> bool:
     missing = [column for column in CONTACT_COLUMNS if column not in present]
     for column in missing:
         log.error("row 1", column, "missing column")
-    extra = [name for name in present if name and name not in CONTACT_COLUMNS]
+    extra = [name for name in present if name and name not in CONTACT_COLUMNS and name not in OPTIONAL_COLUMNS]
     if extra:
         log.warn("row 1", None, f"ignored unknown column(s): {', '.join(extra)}")
     return not missing
@@ -63,14 +66,18 @@ def _read_row(row: dict[str, str], where: str, log: ProblemLog, parsed: ParsedHo
     language, language_dfe = check_language(log, where, "pupil_language", row.get("pupil_language"))
     if upn and forename and surname:
         year = check_length(log, where, "pupil_year", clean(row.get("pupil_year")), "year")
-        parsed.pupils.append(PupilRecord(upn=upn, forename=forename, surname=surname, where=where, year_group=year,
-                                         home_language=language, home_language_dfe=language_dfe))
+        parsed.pupils.append(PupilRecord(
+            upn=upn, forename=forename, surname=surname, where=where, year_group=year, home_language=language,
+            home_language_dfe=language_dfe, bereaved=check_bool(log, where, "bereaved", row.get("bereaved")),
+            long_term_ill=check_bool(log, where, "long_term_ill", row.get("long_term_ill")),
+            support_plan=check_bool(log, where, "support_plan", row.get("support_plan"))))
     if not any(clean(row.get(column)) for column in _ADULT_COLUMNS):
         return
     errors_before = len(log.errors)
     contact_surname = check_length(log, where, "surname", clean(row.get("surname")), "name")
     if not contact_surname:
         log.error(where, "surname", "the contact's surname is missing")
+    dropped_before = len(log.dropped)
     points: list[ContactPointRecord] = []
     for column, slot in (("mobile", "mobile"), ("home_phone", "home"), ("work_phone", "work")):
         text = clean(row.get(column))
@@ -90,11 +97,12 @@ def _read_row(row: dict[str, str], where: str, log: ProblemLog, parsed: ParsedHo
                                                 row.get("parental_responsibility"))),
         lives_with_pupil=check_bool(log, where, "lives_with_pupil", row.get("lives_with_pupil")),
         contact_points=points,
-        language=check_language(log, where, "language", row.get("language"))[0],
+        language=_own_language(check_language(log, where, "language", row.get("language"))[0], row.get("language")),
         channels=check_channels(log, where, "channels", row.get("channels")),
         literacy=check_literacy(log, where, "literacy", row.get("literacy")),
         window=check_window(log, where, "contact_window", row.get("contact_window")),
         restriction=check_restriction(log, where, "restriction", row.get("restriction")),
+        dropped=log.dropped[dropped_before:],
     )
     if upn and contact_surname:
         parsed.entries.append(entry)
@@ -126,3 +134,13 @@ def parse_contacts_csv(path: Path, log: ProblemLog, progress: ProgressReporter |
     except OSError as exc:
         log.error("file", None, f"cannot read the file: {exc.strerror or exc}")
     return parsed
+
+
+def _own_language(tag: str | None, raw: str | None) -> str | None:
+    """An adult's own language as stored: None (not the default locale) when the file gave none or a code that
+    names no language we can write in, so a child's home language still applies (routing.language)."""
+    from gateway.languages import to_locale
+
+    if tag is None or to_locale(raw)[1] is not None:
+        return None
+    return tag

@@ -10,8 +10,15 @@ The parts of the CTF structure we use (DfE CTF specification, section 4 "XML mes
         Contacts/Contact
             Order, Title, Forename, Surname, Relationship, Responsibility (true/false)
             Address/AddressAsPupil (true) | Address/{BS7666Address|AddressLines, PostCode, ...}
-            Phones/Phone/{TelephoneType (H, M, W, F, O), PhoneNo}
+            Phones/Phone/{TelephoneType (CBDS D00026: H, A, M, W, F, D), PhoneNo}
             Email
+        Phones/Phone/{TelephoneType, PhoneNo}         (household phones: SIMS keeps the home landline here;
+                                                       they belong to the adults at the pupil's address)
+
+Telephone types: H home, A alternate home, M mobile, W work, F fax (cannot be called or texted: dropped
+with a warning), D Minicom textphone (recorded and shown, never called or texted). A contact's unusable
+phone number or e-mail address is dropped with a warning (an error with ``strict``): one mistyped number
+never refuses a whole file. A root element in an XML namespace reads like one without.
 
 The file is untrusted: it is parsed with defusedxml, which refuses entity declarations (the "billion
 laughs" bomb) and external entities, and it is streamed pupil by pupil so a trust-sized file stays small
@@ -29,6 +36,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from gateway.importing.fields import (
+    PhoneSlot,
+    add_email,
     check_bool,
     check_language,
     check_length,
@@ -36,13 +45,14 @@ from gateway.importing.fields import (
     check_priority,
     check_relationship,
     check_upn,
-    finish_contact_points,
+    warn_if_unreachable,
 )
 from gateway.importing.progress import ProgressReporter, SilentProgress
 from gateway.importing.records import ContactEntry, ContactPointRecord, ProblemLog, PupilRecord, clean
 
 PUPILS_PATH = "/CTfile/CTFpupilData/Pupil"
-_PHONE_SLOTS = {"H": "home", "M": "mobile", "W": "work", "O": "other"}
+_PHONE_SLOTS: dict[str, PhoneSlot] = {"H": "home", "A": "home", "M": "mobile", "W": "work", "D": "minicom",
+                                      "O": "other"}
 # Address parts that are identifiers, not something a person would read on an envelope.
 _ADDRESS_SKIP = {"AddressAsPupil", "UniquePropertyReferenceNumber", "Easting", "Northing", "Country"}
 
@@ -109,16 +119,64 @@ def _read_pupil(pupil: Element, where: str, log: ProblemLog, parsed: ParsedHouse
         home_language=language, home_language_dfe=language_dfe,
     ))
     pupil_address = _address_text(pupil.find("Address"))
+    dropped_before = len(log.dropped)
+    household = _read_phones(pupil, where, log)
+    household_dropped = log.dropped[dropped_before:]
+    entries: list[ContactEntry] = []
     for index, contact in enumerate(pupil.iterfind("Contacts/Contact"), start=1):
         entry = _read_contact(contact, f"{where}/Contacts/Contact[{index}]", upn, pupil_address, log)
         if entry is not None:
-            parsed.entries.append(entry)
+            entries.append(entry)
+    parsed.entries.extend(entries)
+    at_home = [e for e in entries if e.lives_with_pupil]
+    _share_household_phones(household, at_home, where, log)
+    for entry in at_home:  # a household number dropped is theirs to fix, too
+        entry.dropped.extend(household_dropped)
+    for entry in entries:  # after the household phones: they may be how an adult is reached
+        warn_if_unreachable(log, entry.where, entry.contact_points)
+
+
+def _share_household_phones(household: list[ContactPointRecord], at_home: list[ContactEntry], where: str,
+                            log: ProblemLog) -> None:
+    """Give the pupil-level phones to every adult who lives at the pupil's address (after their own)."""
+    if not household:
+        return
+    if not at_home:
+        log.warn(f"{where}/Phones", None, "household phone(s) kept by no one: no contact lives at the pupil's "
+                 "address (AddressAsPupil); add the number to the right adult")
+        return
+    for entry in at_home:
+        known = {point.value for point in entry.contact_points}
+        entry.contact_points.extend(point for point in household if point.value not in known)
+
+
+def _read_phones(owner: Element, where: str, log: ProblemLog) -> list[ContactPointRecord]:
+    """The ``Phones/Phone`` of a contact or a pupil, each checked (an unusable one dropped with a warning)."""
+    points: list[ContactPointRecord] = []
+    for index, phone in enumerate(owner.iterfind("Phones/Phone"), start=1):
+        phone_where = f"{where}/Phones/Phone[{index}]"
+        number = _text(phone, "PhoneNo")
+        phone_type = (_text(phone, "TelephoneType") or "O").upper()
+        if not number:
+            log.warn(phone_where, "PhoneNo", "empty phone number ignored")
+            continue
+        if phone_type == "F":
+            log.warn(phone_where, "TelephoneType", "a fax number cannot be called or texted: ignored", number)
+            continue
+        slot = _PHONE_SLOTS.get(phone_type)
+        if slot is None:
+            log.warn(phone_where, "TelephoneType", f"{phone_type!r} is not a CBDS telephone type (H, A, M, W, F, D): "
+                     "treated as a phone of unknown type", phone_type)
+            slot = "other"
+        point = check_phone(log, phone_where, "PhoneNo", number, slot)
+        if point is not None:
+            points.append(point)
+    return points
 
 
 def _read_contact(
     contact: Element, where: str, upn: str, pupil_address: str | None, log: ProblemLog
 ) -> ContactEntry | None:
-    errors_before = len(log.errors)
     surname = check_length(log, where, "Surname", _text(contact, "Surname"), "name")
     if not surname:
         log.error(where, "Surname", "the contact's surname is missing")
@@ -133,24 +191,12 @@ def _read_contact(
     lives_with: bool | None = True if as_pupil else None
     if not as_pupil and address and pupil_address:
         lives_with = address.casefold() == pupil_address.casefold()
-    points: list[ContactPointRecord] = []
-    for index, phone in enumerate(contact.iterfind("Phones/Phone"), start=1):
-        phone_where = f"{where}/Phones/Phone[{index}]"
-        number = _text(phone, "PhoneNo")
-        phone_type = (_text(phone, "TelephoneType") or "O").upper()
-        if not number:
-            log.warn(phone_where, "PhoneNo", "empty phone number ignored")
-            continue
-        if phone_type == "F":
-            log.warn(phone_where, "TelephoneType", "a fax number cannot be called or texted: ignored")
-            continue
-        point = check_phone(log, phone_where, "PhoneNo", number, _PHONE_SLOTS.get(phone_type, "other"))  # type: ignore[arg-type]
-        if point is not None:
-            points.append(point)
-    finish_contact_points(log, where, "Email", _text(contact, "Email"), points, errors_before)
+    dropped_before = len(log.dropped)
+    points = _read_phones(contact, where, log)
+    add_email(log, where, "Email", _text(contact, "Email"), points)
     if not surname:
         return None
-    return ContactEntry(
+    return ContactEntry(dropped=log.dropped[dropped_before:],
         pupil_upn=upn, where=where, forename=check_length(log, where, "Forename", _text(contact, "Forename"), "name")
         or "", surname=surname, title=check_length(log, where, "Title", _text(contact, "Title"), "title"),
         relationship=check_relationship(log, where, "Relationship", _text(contact, "Relationship")),
@@ -177,12 +223,15 @@ def parse_ctf(path: Path, log: ProblemLog, progress: ProgressReporter | None = N
         events = iterparse(str(path), events=("end",), forbid_dtd=False, forbid_entities=True,
                            forbid_external=True)
         for _event, element in events:
-            if element.tag == "Pupil":
+            tag = element.tag
+            if tag[0] == "{":  # a namespaced CTF: children end before their parent, so all are stripped in time
+                element.tag = tag = tag.rpartition("}")[2]
+            if tag == "Pupil":
                 pupil_count += 1
                 _read_pupil(element, f"{PUPILS_PATH}[{pupil_count}]", log, parsed)
                 element.clear()  # stream: a trust's file never sits in memory whole
                 progress.advance()
-            elif element.tag == "Header":
+            elif tag == "Header":
                 parsed.school = _school(element)
         root = events.root  # type: ignore[attr-defined]
         if root is not None and root.tag != "CTfile":
@@ -192,7 +241,10 @@ def parse_ctf(path: Path, log: ProblemLog, progress: ProgressReporter | None = N
         log.error("document", None, f"refused: the file declares entities or a DTD, which a CTF never does ({exc})")
     except ParseError as exc:
         line, column = exc.position
-        log.error(f"line {line}, column {column}", None, f"not well-formed XML: {exc.msg}")
+        reason = str(exc.msg)
+        hint = " (a file that is not UTF-8 must name its encoding in its XML declaration, e.g. ISO-8859-1)" \
+            if "invalid token" in reason else ""
+        log.error(f"line {line}, column {column}", None, f"not well-formed XML: {reason}{hint}")
     except OSError as exc:
         log.error("file", None, f"cannot read the file: {exc.strerror or exc}")
     if pupil_count == 0 and not log.errors:

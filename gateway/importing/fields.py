@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import time
 from typing import Literal
 
-from gateway.importing.records import RELATIONSHIP_CODES, UPN_PATTERN, ContactPointRecord, ProblemLog
-from gateway.languages import is_dfe_code, to_locale
+from gateway.importing.records import UPN_PATTERN, ContactPointRecord, ProblemLog
+from gateway.languages import current_dfe_code, is_dfe_code, language_note, to_locale
 from gateway.models import ContactKind, Literacy, Restriction
 from gateway.phones import InvalidEmailError, InvalidPhoneError, PhoneKind, normalise_email, normalise_phone
+from gateway.relationships import RELATIONSHIP_CODES
 
-PhoneSlot = Literal["mobile", "home", "work", "other"]
+PhoneSlot = Literal["mobile", "home", "work", "other", "minicom"]
 CHANNELS = frozenset({"sms", "email", "voice"})
 
 
@@ -37,15 +38,19 @@ def check_upn(log: ProblemLog, where: str, field_name: str, value: str | None) -
 
 
 def check_phone(log: ProblemLog, where: str, field_name: str, text: str, slot: PhoneSlot) -> ContactPointRecord | None:
-    """A phone as a contact point: a mobile number takes SMS whatever column it was typed in."""
+    """A phone as a contact point: a mobile number takes SMS whatever column it was typed in. An unusable
+    number is dropped with a warning (:meth:`ProblemLog.contact_problem`); a Minicom textphone is kept as
+    one (never called or texted)."""
     try:
         phone = normalise_phone(text)
     except InvalidPhoneError as exc:
-        log.error(where, field_name, exc.reason)
+        log.contact_problem(where, field_name, text, exc.reason)
         return None
+    if slot == "minicom":
+        return ContactPointRecord(ContactKind.MINICOM, phone.e164, False)
     mobile = phone.kind is PhoneKind.MOBILE
     if slot == "mobile" and not mobile:
-        log.warn(where, field_name, f"given as a mobile but is a {phone.kind.value} number: no SMS to it")
+        log.warn(where, field_name, f"given as a mobile but is a {phone.kind.value} number: no SMS to it", text)
     if slot == "work":
         return ContactPointRecord(ContactKind.WORK, phone.e164, mobile)
     kind = ContactKind.MOBILE if mobile else ContactKind.LANDLINE
@@ -56,20 +61,33 @@ def check_email(log: ProblemLog, where: str, field_name: str, text: str) -> Cont
     try:
         return ContactPointRecord(ContactKind.EMAIL, normalise_email(text), False)
     except InvalidEmailError as exc:
-        log.error(where, field_name, f"not a valid e-mail address: {exc.reason}")
+        log.contact_problem(where, field_name, text, f"not a valid e-mail address: {exc.reason}")
         return None
+
+
+def add_email(log: ProblemLog, where: str, field_name: str, email: str | None,
+              points: list[ContactPointRecord]) -> None:
+    """Add the contact's e-mail address to ``points`` when it is valid (dropped with a warning when not)."""
+    if email:
+        point = check_email(log, where, field_name, email)
+        if point is not None:
+            points.append(point)
+
+
+def warn_if_unreachable(log: ProblemLog, where: str, points: list[ContactPointRecord]) -> None:
+    """Warn when a contact can be reached no way at all (a Minicom alone cannot be called or texted)."""
+    if not any(p.kind is not ContactKind.MINICOM for p in points):
+        only = " (only a Minicom textphone, which the gateway never calls or texts)" if points else ""
+        log.warn(where, None, f"no usable phone number or e-mail address{only}")
 
 
 def finish_contact_points(log: ProblemLog, where: str, field_name: str, email: str | None,
                           points: list[ContactPointRecord], errors_before: int) -> None:
     """Add the contact's e-mail (when valid) to ``points``, then warn if the contact can be reached no way at
     all and nothing else was wrong with it (an error already explains a missing number)."""
-    if email:
-        point = check_email(log, where, field_name, email)
-        if point is not None:
-            points.append(point)
-    if not points and len(log.errors) == errors_before:
-        log.warn(where, None, "no usable phone number or e-mail address")
+    add_email(log, where, field_name, email, points)
+    if len(log.errors) == errors_before:
+        warn_if_unreachable(log, where, points)
 
 
 def check_bool(log: ProblemLog, where: str, field_name: str, value: str | None) -> bool | None:
@@ -106,15 +124,21 @@ def check_priority(log: ProblemLog, where: str, field_name: str, value: str | No
 
 
 def check_language(log: ProblemLog, where: str, field_name: str, value: str | None) -> tuple[str | None, str | None]:
-    """``(BCP 47 tag, DfE code or None)``; an unknown code is a warning and falls back to en-GB."""
+    """``(BCP 47 tag, DfE code or None)``; an unknown code is a warning and falls back to en-GB (never guessed
+    as an ISO code). A language written to in another script (Shahmukhi Panjabi -> Urdu) is said once per file."""
     text = (value or "").strip()
     if not text:
         return None, None
     tag, warning = to_locale(text)
     if warning:
-        log.warn(where, field_name, warning)
+        log.warn(where, field_name, warning, text)
+    note = language_note(text)
+    if note:
+        log.warn_once(f"language:{text.upper()}", where, field_name, f"{text}: {note} (said once per file)")
     # Keep the school's own code (even one we do not know) so staff can see what the MIS said.
-    looks_like_dfe = is_dfe_code(text) or (warning is not None and text.isalpha() and 3 <= len(text) <= 4)
+    if is_dfe_code(text):
+        return tag, current_dfe_code(text)
+    looks_like_dfe = warning is not None and text.isalpha() and 3 <= len(text) <= 4
     return tag, text.upper() if looks_like_dfe else None
 
 

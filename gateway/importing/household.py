@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 
-from gateway.importing.records import ContactEntry, ContactPointRecord, ProblemLog, PupilRecord
+from gateway.errors import Problem
+from gateway.importing.records import PUPIL_FLAGS, ContactEntry, ContactPointRecord, ProblemLog, PupilRecord
 from gateway.models import Literacy
 
 
@@ -31,6 +32,7 @@ class AdultGroup:
     channels: str | None = None
     literacy: Literacy | None = None
     window: tuple[time, time] | None = None
+    dropped: list[Problem] = field(default_factory=list)
 
     @property
     def pupil_upns(self) -> list[str]:
@@ -57,6 +59,10 @@ def distinct_pupils(pupils: list[PupilRecord], log: ProblemLog) -> list[PupilRec
                 setattr(first, attribute, mine)
                 if attribute == "home_language":
                     first.home_language_dfe = pupil.home_language_dfe
+        for flag in PUPIL_FLAGS:  # set on any row counts (a flag is never cleared by a sibling row's silence)
+            mine, theirs = getattr(pupil, flag), getattr(first, flag)
+            if mine is not None and (theirs is None or mine):
+                setattr(first, flag, mine)
     return list(seen.values())
 
 
@@ -116,6 +122,9 @@ def _merge(entries: list[ContactEntry], log: ProblemLog) -> AdultGroup:
             if point.value not in seen_values:
                 seen_values.add(point.value)
                 group.contact_points.append(point)
+        for problem in entry.dropped:
+            if (problem.field, problem.value) not in {(d.field, d.value) for d in group.dropped}:
+                group.dropped.append(problem)
         duplicate = seen_pupils.get(entry.pupil_upn)
         if duplicate is not None:
             log.warn(entry.where, None, f"the same contact is listed twice for pupil {entry.pupil_upn} "

@@ -15,13 +15,10 @@ from datetime import time
 from functools import lru_cache
 from typing import Any
 
-from gateway.errors import InputError, Problem
+from gateway.errors import ERROR, WARNING, InputError, Problem
 from gateway.models import ContactKind, Literacy, Restriction
 
 UPN_PATTERN = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
-RELATIONSHIP_CODES = frozenset(
-    {"PAM", "PAF", "CAR", "STP", "FAM", "GRM", "GRF", "REL", "SWR", "DOC", "FAF", "RLG", "OTH", "NOT"}
-)
 
 
 @dataclass(frozen=True)
@@ -29,6 +26,9 @@ class ContactPointRecord:
     kind: ContactKind
     value: str
     sms_capable: bool
+
+
+PUPIL_FLAGS = ("bereaved", "long_term_ill", "support_plan")
 
 
 @dataclass
@@ -41,6 +41,10 @@ class PupilRecord:
     year_group: str | None = None
     home_language: str | None = None  # BCP 47; None = not given (keep what the database has)
     home_language_dfe: str | None = None
+    # The flags the guidance relies on (no attendance nudges; check-ins instead); None = the file does not say.
+    bereaved: bool | None = None
+    long_term_ill: bool | None = None
+    support_plan: bool | None = None
 
     def identity(self) -> tuple[str, str]:
         return (name_key(self.forename), name_key(self.surname))
@@ -67,6 +71,7 @@ class ContactEntry:
     literacy: Literacy | None = None
     window: tuple[time, time] | None = None
     restriction: Restriction | None = None
+    dropped: list[Problem] = field(default_factory=list)  # unusable phones / e-mails (kept for "contacts to fix")
 
     @property
     def name_key(self) -> str:
@@ -74,18 +79,42 @@ class ContactEntry:
 
 
 class ProblemLog:
-    """Collects every error and warning of one file, so the user sees them all at once."""
+    """Collects every error and warning of one file, so the user sees them all at once.
 
-    def __init__(self, source: str) -> None:
+    A problem with one contact's phone number or e-mail address (:meth:`contact_problem`) drops that one
+    point and is a warning: the pupil and the adult are still imported, so one mistyped number in another
+    school's export never holds back a whole file. With ``strict`` it is an error instead (all or nothing).
+    Problems with the file's structure (broken XML, a missing UPN, two names for one UPN, an unreadable
+    encoding) are always errors.
+    """
+
+    def __init__(self, source: str, *, strict: bool = False) -> None:
         self.source = source
+        self.strict = strict
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.dropped: list[Problem] = []  # every contact point dropped, in file order
+        self._once: set[str] = set()
 
-    def error(self, where: str, field_name: str | None, message: str) -> None:
-        self.errors.append(Problem(self.source, where, field_name, message))
+    def error(self, where: str, field_name: str | None, message: str, value: str | None = None) -> None:
+        self.errors.append(Problem(self.source, where, field_name, message, ERROR, value))
 
-    def warn(self, where: str, field_name: str | None, message: str) -> None:
-        self.warnings.append(Problem(self.source, where, field_name, message))
+    def warn(self, where: str, field_name: str | None, message: str, value: str | None = None) -> None:
+        self.warnings.append(Problem(self.source, where, field_name, message, WARNING, value))
+
+    def warn_once(self, key: str, where: str, field_name: str | None, message: str) -> None:
+        """A warning reported once per file however often it applies (the first place it applies)."""
+        if key not in self._once:
+            self._once.add(key)
+            self.warn(where, field_name, message)
+
+    def contact_problem(self, where: str, field_name: str, value: str, why: str) -> None:
+        """An unusable phone number or e-mail address: dropped with a warning (an error when strict)."""
+        if self.strict:
+            self.error(where, field_name, why, value)
+        else:
+            self.warn(where, field_name, f"{why}: dropped, the contact is imported without it", value)
+            self.dropped.append(Problem(self.source, where, field_name, why, WARNING, value))
 
     def raise_if_errors(self) -> None:
         """Raise :class:`InputError` with every error found, so nothing gets written."""
@@ -131,6 +160,8 @@ class ImportSummary:
             "contacts": self.contacts.total,
             "links": self.links.total,
             "warnings": [str(w) for w in self.warnings],
+            # The same warnings as records: file, element path or row, field, value and why.
+            "problems": [w.as_dict() for w in self.warnings],
             "created": {"pupils": self.pupils.created, "contacts": self.contacts.created,
                         "links": self.links.created, "contact_points": self.contact_points.created},
             "updated": {"pupils": self.pupils.updated, "contacts": self.contacts.updated,

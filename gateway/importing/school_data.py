@@ -1,8 +1,10 @@
-"""Import pupils and their contacts from a CTF or a contacts CSV: all or nothing.
+"""Import pupils and their contacts from a CTF or a contacts CSV: all or nothing for the file's structure.
 
 The whole file is read and checked first; any error raises :class:`gateway.errors.InputError` listing
-every problem, before a single row is written. Then everything is written through the given session in
-one transaction: the caller commits (``gateway.db.session_scope`` does) or rolls back.
+every problem, before a single row is written. An unusable phone number or e-mail address of one contact
+is a warning, not an error: that one point is dropped and reported, the pupil and the contact are imported.
+``strict=True`` makes it an error again (all or nothing). Then everything is written through the given
+session in one transaction: the caller commits (``gateway.db.session_scope`` does) or rolls back.
 """
 
 from __future__ import annotations
@@ -24,24 +26,26 @@ Parser = Callable[[Path, ProblemLog, ProgressReporter | None], ParsedHouseholds]
 
 def import_ctf(
     session: Session, path: Path | str, *, remove_missing_links: bool = False,
-    progress: ProgressReporter | None = None,
+    progress: ProgressReporter | None = None, strict: bool = False,
 ) -> ImportSummary:
     """Import pupils and contacts from a DfE Common Transfer File (see :mod:`gateway.importing.ctf`)."""
-    return _import(session, Path(path), parse_ctf, remove_missing_links, progress or SilentProgress())
+    return _import(session, Path(path), parse_ctf, remove_missing_links, progress or SilentProgress(), strict)
 
 
 def import_contacts(
     session: Session, path: Path | str, *, remove_missing_links: bool = False,
-    progress: ProgressReporter | None = None,
+    progress: ProgressReporter | None = None, strict: bool = False,
 ) -> ImportSummary:
     """Import or update pupils, contacts and preferences from the contacts CSV (CONTRACT.md)."""
-    return _import(session, Path(path), parse_contacts_csv, remove_missing_links, progress or SilentProgress())
+    return _import(session, Path(path), parse_contacts_csv, remove_missing_links, progress or SilentProgress(),
+                   strict)
 
 
 def _import(
-    session: Session, path: Path, parse: Parser, remove_missing_links: bool, progress: ProgressReporter
+    session: Session, path: Path, parse: Parser, remove_missing_links: bool, progress: ProgressReporter,
+    strict: bool,
 ) -> ImportSummary:
-    log = ProblemLog(path.name)
+    log = ProblemLog(path.name, strict=strict)
     parsed = parse(path, log, progress)
     progress.phase("checking")
     pupils = distinct_pupils(parsed.pupils, log)

@@ -16,7 +16,10 @@ Rules the office can rely on:
 - An adult's phones and e-mails become exactly those in the file (opt-outs and failure history stay with
   a number that is kept); an adult listed with none at all keeps the ones on record.
 - Restrictions are changed only by a file that states one (the CSV ``restriction`` column); a CTF never
-  lifts a DSL's restriction.
+  lifts a DSL's restriction. A change goes through :func:`gateway.safeguarding.restriction_change`, so any
+  change clears a recorded DSL approval (an old approval never comes back) and an unchanged one keeps it.
+- A phone number or e-mail address that an adult who may not be contacted also holds is kept (sending to
+  it is blocked at send time) and reported as a warning.
 - A link in the database that the file no longer lists for one of its pupils is kept and reported as a
   warning, unless the import is asked to remove such links (``remove_missing_links``).
 """
@@ -33,8 +36,9 @@ from sqlalchemy.orm import Session
 from gateway.importing.ctf import ParsedHouseholds
 from gateway.importing.household import AdultGroup
 from gateway.importing.progress import ProgressReporter
-from gateway.importing.records import ImportSummary, ProblemLog, PupilRecord
-from gateway.models import Adult, ContactPoint, Pupil, PupilContact, Restriction, School
+from gateway.importing.records import PUPIL_FLAGS, ImportSummary, ProblemLog, PupilRecord
+from gateway.models import Adult, ContactPoint, DroppedContactPoint, Pupil, PupilContact, Restriction, School
+from gateway.safeguarding import address_key, blocked_addresses, blocked_reasons, restriction_change
 
 CHUNK = 1000  # bound parameters per IN (...) query, well inside SQLite's and PostgreSQL's limits
 ANALYZE_ABOVE = 2000  # rows in a file from which fresh planner statistics pay for themselves
@@ -90,7 +94,8 @@ def store_pupils(
     """Insert or update pupils by UPN; returns UPN -> pupil id."""
     progress.phase("saving pupils", len(pupils))
     columns = (Pupil.id, Pupil.upn, Pupil.forename, Pupil.surname, Pupil.preferred_forename, Pupil.year_group,
-               Pupil.home_language, Pupil.home_language_dfe, Pupil.school_id)
+               Pupil.home_language, Pupil.home_language_dfe, Pupil.school_id, Pupil.bereaved, Pupil.long_term_ill,
+               Pupil.support_plan)
     existing = {row.upn: row for chunk in chunks([p.upn for p in pupils])
                 for row in session.execute(select(*columns).where(Pupil.upn.in_(chunk)))}
     ids: dict[str, int] = {}
@@ -98,7 +103,7 @@ def store_pupils(
     updates: list[dict[str, Any]] = []
     for pupil in pupils:
         values: dict[str, Any] = {"forename": pupil.forename, "surname": pupil.surname}
-        for key in ("preferred_forename", "year_group", "home_language", "home_language_dfe"):
+        for key in ("preferred_forename", "year_group", "home_language", "home_language_dfe", *PUPIL_FLAGS):
             if getattr(pupil, key) is not None:
                 values[key] = getattr(pupil, key)
         if school_id is not None:
@@ -151,7 +156,7 @@ class _Known:
         link_columns = (PupilContact.id, PupilContact.pupil_id, PupilContact.adult_id,
                         PupilContact.relationship_code, PupilContact.priority,
                         PupilContact.parental_responsibility, PupilContact.lives_with_pupil,
-                        PupilContact.restriction)
+                        PupilContact.restriction, PupilContact.dsl_approved_at, PupilContact.dsl_approved_by)
         for chunk in chunks(sorted(set(pupil_ids))):
             for row in session.execute(select(*link_columns).where(PupilContact.pupil_id.in_(chunk))):
                 self.links[(row.pupil_id, row.adult_id)] = row
@@ -228,6 +233,49 @@ def store_adults(
     summary.contacts.unchanged += len(known.claimed) - len(touched)
     progress.advance(len(groups))
     _store_links(session, groups, stored_ids, pupil_ids, known, summary, log, remove_missing_links, progress)
+    _store_dropped(session, groups, stored_ids)
+    _warn_blocked_addresses(session, groups, stored_ids, log)
+
+
+def _store_dropped(session: Session, groups: list[AdultGroup], adult_ids: list[int]) -> None:
+    """Record the phones and e-mails the file gave each adult but the import dropped; the file's say replaces
+    what an earlier import recorded for those adults (a number fixed in the MIS drops off the list)."""
+    rows = [{"adult_id": adult_id, "source": problem.source[:200], "location": problem.where[:200],
+             "field": (problem.field or "")[:64], "value": (problem.value or "")[:254],
+             "reason": problem.message[:400]}
+            for group, adult_id in zip(groups, adult_ids, strict=True) for problem in group.dropped]
+    if session.scalar(select(DroppedContactPoint.id).limit(1)) is not None:
+        for id_chunk in chunks(sorted(set(adult_ids))):
+            session.execute(delete(DroppedContactPoint).where(DroppedContactPoint.adult_id.in_(id_chunk)))
+    for chunk in chunks(rows):
+        session.execute(insert(DroppedContactPoint), list(chunk))
+
+
+def _warn_blocked_addresses(session: Session, groups: list[AdultGroup], adult_ids: list[int],
+                            log: ProblemLog) -> None:
+    """Warn about each phone or e-mail of the file that an adult who may not be contacted also holds.
+
+    The address is kept (the office may be right that it is now the mother's), but nothing is sent to it
+    while a restricted adult holds it; the office and the DSL need to know. The restricted adult's own
+    addresses are not news and are not reported. Two queries, whatever the size of the file: the addresses
+    held by restricted adults are few.
+    """
+    blocked = blocked_addresses(session)
+    if not blocked:
+        return
+    restricted_ids = session.scalars(select(PupilContact.adult_id).distinct()
+                                     .where(PupilContact.restriction != Restriction.NONE))
+    barred = set(blocked_reasons(session, list(restricted_ids)))
+    for group, adult_id in zip(groups, adult_ids, strict=True):
+        if adult_id in barred:
+            continue
+        for point in group.contact_points:
+            reason = blocked.get(address_key(point.value))
+            if reason is not None:
+                why = reason.replace("_", " ")
+                log.warn(group.entries[0].where, point.kind.value,
+                         f"{point.value} is also held by an adult who may not be contacted ({why}): kept on this "
+                         "contact, but nothing will be sent to it while that restriction stands", point.value)
 
 
 def _store_points(
@@ -285,9 +333,9 @@ def _store_links(
                                       "parental_responsibility": entry.parental_responsibility}
             if entry.lives_with_pupil is not None:
                 values["lives_with_pupil"] = entry.lives_with_pupil
-            if entry.restriction is not None:
-                values["restriction"] = entry.restriction
             old = known.links.get(key)
+            if entry.restriction is not None:
+                values.update(restriction_change(None if old is None else old.restriction, entry.restriction))
             if old is None:
                 new_rows.append({"pupil_id": key[0], "adult_id": adult_id, "restriction": Restriction.NONE, **values})
             elif changes := _changes(old, values):

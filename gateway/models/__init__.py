@@ -2,6 +2,9 @@
 
 from gateway.models.attendance import AttendanceMark, HalfTerm, InsetDay
 from gateway.models.base import Base, ContactKind, Literacy, Restriction, StaffRole, utcnow
+from gateway.models.casework import CaseTask, ConfirmedCode, TaskKind
+from gateway.models.followup import FollowupDay, FollowupExclusion
+from gateway.models.import_issues import DroppedContactPoint
 from gateway.models.messaging import (
     AbsenceCase,
     CaseState,
@@ -12,7 +15,7 @@ from gateway.models.messaging import (
     OutboxState,
 )
 from gateway.models.people import Adult, ContactPoint, Pupil, PupilContact, School
-from gateway.models.staff import AuditEntry, StaffUser
+from gateway.models.staff import AuditEntry, StaffSession, StaffUser
 from gateway.models.system import ClockAnchor, Lease
 
 __all__ = [
@@ -22,10 +25,15 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CaseState",
+    "CaseTask",
     "ClockAnchor",
+    "ConfirmedCode",
     "ContactKind",
     "ContactPoint",
+    "DroppedContactPoint",
     "DslAlert",
+    "FollowupDay",
+    "FollowupExclusion",
     "HalfTerm",
     "InboundMessage",
     "InsetDay",
@@ -39,6 +47,8 @@ __all__ = [
     "Restriction",
     "School",
     "StaffRole",
+    "StaffSession",
     "StaffUser",
+    "TaskKind",
     "utcnow",
 ]

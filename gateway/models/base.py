@@ -66,6 +66,9 @@ class ContactKind(enum.StrEnum):
     LANDLINE = "landline"
     WORK = "work"
     EMAIL = "email"
+    # A Minicom textphone (CTF telephone type D): recorded and shown to staff, never called or texted
+    # (a voice call or an SMS cannot reach a textphone; staff use a relay service).
+    MINICOM = "minicom"
 
 
 class StaffRole(enum.StrEnum):

@@ -40,6 +40,8 @@ class CaseState(enum.StrEnum):
     CLOSED = "closed"
     ESCALATED = "escalated"
     DSL_ALERTED = "dsl_alerted"
+    # The parent asked to be called back: the ladder has stopped, a staff task is open (gateway.pipeline.casework)
+    CALL_BACK = "call_back"
 
 
 ACTIVE_CASE_STATES = (CaseState.OPEN, CaseState.ESCALATED)
@@ -101,6 +103,11 @@ class AbsenceCase(Base):
     close_reason: Mapped[str | None] = mapped_column(String(64))
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     thanked: Mapped[bool] = mapped_column(Boolean, default=False)  # reply_thanks sent (once per case)
+    # Nobody in the case's audience can be contacted (gateway.pipeline.reachability): since when, and why per
+    # adult in words fit for every member of staff (a restriction reads only "no contact allowed (safeguarding)").
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unreachable_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resumes: Mapped[int] = mapped_column(Integer, default=0)  # times the ladder resumed after being unreachable
 
     pupils: Mapped[list[Pupil]] = relationship(secondary=absence_case_pupil, order_by=Pupil.id)
 
@@ -159,6 +166,9 @@ class OutboxMessage(Base):
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_reason: Mapped[str | None] = mapped_column(String(200))
+    # The provider's last status word for a message still in flight, as sent (also one it added later and we
+    # do not act on); a final state keeps the word that made it final.
+    provider_status: Mapped[str | None] = mapped_column(String(32))
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -181,8 +191,8 @@ class InboundMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_sid: Mapped[str] = mapped_column(String(120), unique=True)  # Twilio's retries carry the same sid
-    source: Mapped[str] = mapped_column(String(8), default="sms")  # sms | voice
-    from_number: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(8), default="sms")  # sms | voice | email
+    from_number: Mapped[str] = mapped_column(String(254), index=True)  # E.164, or an e-mail address
     to_number: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -191,16 +201,35 @@ class InboundMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("absence_case.id", ondelete="SET NULL"), index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     keyword: Mapped[str | None] = mapped_column(String(16))  # STOP / START / HELP when it was one
+    # Twilio's Advanced Opt-Out verdict (OptOutType: STOP / START / HELP), trusted over our own keyword list.
+    opt_out_type: Mapped[str | None] = mapped_column(String(16))
+    num_media: Mapped[int] = mapped_column(Integer, default=0)  # MMS attachments (never fetched: see media_note)
     suggested_code: Mapped[str | None] = mapped_column(String(2))
     matched_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     confirmed_code: Mapped[str | None] = mapped_column(String(2))
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # From a number (or a keypad answer on a call to a number) held by an adult who may not be contacted: it
+    # never touches the case, is never thanked nor exported, and is shown to the DSL only, not in the Inbox.
+    dsl_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    dsl_reason: Mapped[str | None] = mapped_column(String(32))  # restricted | awaiting_dsl_approval
+    # What staff should know about how it arrived (an e-mail too large or unreadable, attachments not opened).
+    note: Mapped[str | None] = mapped_column(String(300))
+    # An English translation from GATEWAY_TRANSLATE_URL, when configured and it answered (staff also see the gloss).
+    translation: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def media_note(self) -> str | None:
+        """What staff see for an MMS ("a picture was sent"); its MediaUrl is never fetched nor kept."""
+        count = self.num_media or 0
+        if count <= 0:
+            return None
+        return "a picture was sent" if count == 1 else f"{count} pictures were sent"
 
 
 class DslAlert(Base):
-    """The ladder ran out: the DSL must consider the case (shown in the app, also e-mailed)."""
+    """The ladder ran out, or nobody can be reached: the DSL must consider the case (in the app, also e-mailed)."""
 
     __tablename__ = "dsl_alert"
 
@@ -209,3 +238,6 @@ class DslAlert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)  # set when raised because nobody can be reached: why, in words
+    # Set when raised by casework (gateway.pipeline.casework): a welfare concern in a reply, a call-back not made.
+    concern: Mapped[str | None] = mapped_column(String(300))

@@ -119,6 +119,10 @@ class PupilContact(Base):
     restriction: Mapped[Restriction] = mapped_column(_restriction, default=Restriction.NONE)
     dsl_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dsl_approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    # An adult who lives with the pupil and cares for them (lives_with_pupil and a caring relationship, see
+    # gateway.relationships.CARING_RELATIONSHIPS) is in the audience of the parental-responsibility steps and
+    # routine messages, as the guidance asks, unless the DSL sets this to False for the link.
+    household_carer_in_audience: Mapped[bool] = mapped_column(Boolean, default=True)
 
     pupil: Mapped[Pupil] = relationship(back_populates="links")
     adult: Mapped[Adult] = relationship(back_populates="links")

@@ -1,4 +1,4 @@
-"""Staff accounts and the audit log of every staff action that changes data."""
+"""Staff accounts, their signed-in browser sessions, and the audit log of every staff action that changes data."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StaffSession(Base):
+    """One browser's session, kept here so that signing out ends it for good (see ``gateway.web.sessions``).
+
+    The browser holds only a random token; the table holds its SHA-256 hash, so a copy of the database does not
+    give anyone a working cookie. ``staff_id`` is empty before sign-in (the session then only carries the
+    sign-in form's CSRF token). Times are real wall-clock time, never the accelerated demo clock."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # CSRF token, password fingerprint, notices
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):

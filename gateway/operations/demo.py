@@ -36,7 +36,7 @@ def school_day(today: date) -> date:
     return today if today.weekday() < 5 else today + timedelta(days=7 - today.weekday())
 
 
-def _seed_if_empty(day: date, pupils: int) -> bool:
+def _seed_if_empty(day: date, pupils: int, progress: Any = None) -> bool:
     from sqlalchemy import func, select
 
     from gateway.migrate import upgrade
@@ -48,7 +48,7 @@ def _seed_if_empty(day: date, pupils: int) -> bool:
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(Pupil)):
             return False
-        seed_demo_school(session, settings.var_path / "demo", day, pupils=pupils)
+        seed_demo_school(session, settings.var_path / "demo", day, pupils=pupils, progress=progress)
     return True
 
 
@@ -58,17 +58,19 @@ def _login_lines() -> list[str]:
     return [f"  {username:<11} ({role.value}) password {DEMO_PASSWORD}" for username, role, _n, _e in DEMO_STAFF]
 
 
-def serve_demo(*, host: str, port: int, pupils: int) -> None:
-    """Seed var/gateway.db once, then serve the app with the worker, scheduler and sandboxes in-process."""
+def serve_demo(*, host: str, port: int, pupils: int, smtp_port: int | None = None) -> None:
+    """Seed var/gateway.db once, then serve the app with the worker, scheduler and sandboxes in-process.
+    ``smtp_port`` moves the SMTP sandbox off its default port (8025) when something else holds it."""
     from gateway.clock import now
     from gateway.web.server import serve
 
-    _sandboxed()
+    _sandboxed(smtp_port=smtp_port)
     settings = get_settings()
-    day = now().astimezone(settings.tz).date()
-    seeded = _seed_if_empty(day, pupils)
+    day = school_day(now().astimezone(settings.tz).date())  # a weekend start seeds the next Monday
+    print(f"Seeding the demo school ({pupils} pupils) for {day:%A %-d %B %Y} if it is not there yet …", flush=True)
+    seeded = _seed_if_empty(day, pupils, progress=lambda stage: print(f"  {stage} …", flush=True))
     print("Demo school: Oakfield Primary School" + (" (seeded now)" if seeded else " (already seeded)"))
-    print("Log in with:", *_login_lines(), sep="\\n")
+    print("Log in with:", *_login_lines(), sep="\n", flush=True)
     serve(host, port, with_worker=True)
 
 
@@ -97,25 +99,40 @@ def run_demo_day(*, pupils: int) -> bool:
     return all(ok for _label, ok in checks)
 
 
+CASE_STATE_WORDS = {"open": "still open", "replied": "the family replied", "closed": "closed",
+                    "escalated": "reached the emergency contacts", "dsl_alerted": "the DSL was alerted"}
+
+
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    """The scripted day in an office's words: no internal names, language names, register codes explained."""
+    from gateway.web.labels import KIND_WORDS, delivery_state, language_name, register_code
+
     table = Table(title=f"Demo school day {summary['date']}")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("detail")
-    table.add_row("cases opened", str(summary["cases_opened"]), _fmt(summary["cases_by_state"]))
-    table.add_row("  of which siblings together", str(summary["siblings_cases"]), "")
+    states = {CASE_STATE_WORDS.get(k, k): v for k, v in summary["cases_by_state"].items()}
+    table.add_row("families followed up", str(summary["cases_opened"]), _fmt(states))
+    table.add_row("  of which brothers and sisters together", str(summary["siblings_cases"]), "")
     for channel, count in sorted(summary["messages_by_channel"].items()):
-        table.add_row(f"messages by {channel}", str(count), "")
-    table.add_row("languages used", str(len(summary["messages_by_language"])), _fmt(summary["messages_by_language"]))
-    for key in ("messages_by_kind", "messages_by_state"):
-        table.add_row(key.replace("_", " "), str(sum(summary[key].values())), _fmt(summary[key]))
-    table.add_row("replies from parents", str(summary["replies"]), "codes " + _fmt(summary["replies_by_code"]))
-    table.add_row("ladders stopped by a reply", str(summary["ladders_stopped_by_reply"]),
-                  f"{summary['pending_cancelled_by_reply']} pending messages cancelled")
-    table.add_row("cases escalated (step 2+)", str(summary["escalated_cases"]), "")
-    table.add_row("DSL alerts", str(summary["dsl_alerts"]), "")
+        name = {"sms": "texts", "email": "e-mails", "voice": "phone calls"}.get(channel, channel)
+        table.add_row(f"{name} sent", str(count), "")
+    languages = {language_name(k): v for k, v in summary["messages_by_language"].items()}
+    table.add_row("languages used", str(len(languages)), _fmt(languages))
+    kinds = {KIND_WORDS.get(k, k.replace("_", " ")): v for k, v in summary["messages_by_kind"].items()}
+    table.add_row("messages, by what they said", str(sum(kinds.values())), _fmt(kinds))
+    states = {delivery_state(k): v for k, v in summary["messages_by_state"].items()}
+    table.add_row("messages, by where they got to", str(sum(states.values())), _fmt(states))
+    codes = {f"{code} ({register_code(code)})": v for code, v in summary["replies_by_code"].items()}
+    table.add_row("replies from parents", str(summary["replies"]), _fmt(codes))
+    table.add_row("follow-ups stopped by a reply", str(summary["ladders_stopped_by_reply"]),
+                  f"{summary['pending_cancelled_by_reply']} messages no longer needed were not sent")
+    table.add_row("families followed up beyond the first message", str(summary["escalated_cases"]), "")
+    table.add_row("DSL alerts (nobody could be reached)", str(summary["dsl_alerts"]), "")
     table.add_row("e-mails in the sandbox mailbox", str(summary["mailbox"]), "")
     console.print(table)
+    console.print("Replies and thank-yous differ: each family is thanked once, for its first reply, so a family "
+                  "that writes twice (or two parents who both reply) gets one thank-you.")
 
 
 def _fmt(counts: dict[str, int]) -> str:

@@ -2,7 +2,8 @@
 
 Everything runs for real in this process: the web app and webhooks on a loopback port (with the Twilio
 sandbox mounted in it and the SMTP sandbox beside it), the Dramatiq worker threads, and the scheduler's
-ticks. Only the clock is scripted: it steps five minutes of school time at a time from 08:40 to 13:30, and
+ticks. Only the clock is scripted: it steps five minutes of school time at a time from 08:40 to 13:30; at
+09:20 the office presses "Start follow-up" (as on Today, after checking the registers); and
 simulated parents answer through the real signed webhooks (a text in their language, or a key on a call).
 """
 
@@ -121,6 +122,22 @@ def _drain() -> None:
         time.sleep(pause)
 
 
+def _office_presses_start(day: date) -> bool:
+    """09:20: the office has checked the registers and presses "Start follow-up" (as on Today)."""
+    from gateway.models import StaffRole, StaffUser
+    from gateway.pipeline.absence import start_followup
+    from gateway.staff import record_audit
+
+    with session_scope() as session:
+        office = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.OFFICE)
+                                 .order_by(StaffUser.id)).first()
+        summary = start_followup(session, day, office.id if office else None)
+        record_audit(session, office, "start_followup", "absence_day", None,
+                     {"date": day.isoformat(), "cases_opened": summary.cases_opened,
+                      "messages_queued": summary.messages_queued})
+    return True
+
+
 def run_school_day(day: date, *, seed: int = 7, step_minutes: int = 5, announce: Any = print) -> dict[str, Any]:
     """Run the day; return the summary (see :func:`summarise`)."""
     from channels.sandbox.runner import free_port, serve_in_thread
@@ -140,10 +157,14 @@ def run_school_day(day: date, *, seed: int = 7, step_minutes: int = 5, announce:
     with background_services(settings, with_worker=False) as background:
         app = create_app(settings, mailbox=background.mailbox, local_url=local_address("127.0.0.1", port))
         server = serve_in_thread(app, port=port)
-        worker = start_worker(threads=8)
+        worker = start_worker()
         try:
             with httpx.Client(base_url=server.url, timeout=30) as client:
+                press_start_at = datetime(day.year, day.month, day.day, 9, 20, tzinfo=tz)
+                started = False
                 while clock.now() <= end:
+                    if not started and clock.now() >= press_start_at:
+                        started = _office_presses_start(day)
                     tick(clock.now())
                     _drain()
                     with session_scope() as session:

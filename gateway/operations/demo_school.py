@@ -10,7 +10,7 @@ today's unexplained absences complete it.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -146,16 +146,20 @@ def _register_history(session: Session, day: date, rng: random.Random) -> None:
 
 
 def seed_demo_school(session: Session, work_dir: Path, day: date, *, pupils: int = DEMO_PUPILS,
-                     seed: int = DEMO_SEED) -> DemoSchool:
-    """Seed an empty database with the demo school (through the real importers); the caller commits."""
+                     seed: int = DEMO_SEED, progress: Callable[[str], None] | None = None) -> DemoSchool:
+    """Seed an empty database with the demo school (through the real importers); the caller commits.
+    ``progress`` hears each stage as it starts (``make demo`` prints them: seeding takes half a minute)."""
+    say = progress or (lambda _stage: None)
     if session.scalar(select(func.count()).select_from(Pupil)):
         raise RuntimeError("the database already has pupils; the demo seeds only an empty database")
     rng = random.Random(seed)
     work_dir.mkdir(parents=True, exist_ok=True)
-    school = generate_school(pupils, seed, name=DEMO_SCHOOL)
+    say(f"generating {pupils} pupils and their families")
+    school = generate_school(pupils, seed, name=DEMO_SCHOOL, primary=True)
     absent = _shape(school, rng)
     session.add(School(name=DEMO_SCHOOL, urn="100007", phone="0113 496 0000", email="office@oakfield.example.org",
                        attendance_officer="Mrs Sarah Okafor"))
+    say("importing contacts (as from the MIS)")
     import_contacts(session, school.write_contacts_csv(work_dir / "contacts.csv"))
     terms = work_dir / "terms.toml"
     terms.write_text(school_year_terms(day), encoding="utf-8")
@@ -163,9 +167,11 @@ def seed_demo_school(session: Session, work_dir: Path, day: date, *, pupils: int
     for username, role, name, email in DEMO_STAFF:
         create_staff(session, username=username, password=DEMO_PASSWORD, role=role, display_name=name, email=email)
     session.flush()
+    say("writing this term's registers")
     _register_history(session, day, rng)
     absences = work_dir / "absences.csv"
     _write_absences(absences, absent, school, day)
+    say(f"importing {day:%A %-d %B}'s absences")
     import_absences(session, absences)
     return DemoSchool(day=day, absent_upns=[p.upn for f in absent for p in f],
                       languages={f[0].language_dfe for f in absent})

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import InputError, Problem
 from gateway.models import Adult, AttendanceMark, AuditEntry, PupilContact
+from gateway.models.casework import CaseTask, ConfirmedCode
 from gateway.models.messaging import AbsenceCase, DslAlert, InboundMessage, OutboxMessage
 
 
@@ -28,6 +29,8 @@ class PurgeSummary:
     attendance_marks: int = 0
     audit_entries: int = 0
     unlinked_adults: int = 0
+    case_tasks: int = 0  # staff tasks (call back, interpreter, welfare): they name the adult
+    confirmed_codes: int = 0  # the codes staff confirmed per pupil and session from a reply
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
@@ -42,7 +45,12 @@ def purge_before(session: Session, before: date, *, today: date, dry_run: bool =
     cutoff = datetime.combine(before, time.min, tzinfo=UTC)
     summary = PurgeSummary(before=before, dry_run=dry_run)
     old_cases = select(AbsenceCase.id).where(AbsenceCase.date < before)
+    old_inbound = select(InboundMessage.id).where(
+        or_(InboundMessage.received_at < cutoff, InboundMessage.case_id.in_(old_cases)))
     statements: list[tuple[str, Delete]] = [
+        ("case_tasks", delete(CaseTask).where(or_(CaseTask.created_at < cutoff, CaseTask.case_id.in_(old_cases),
+                                                  CaseTask.inbound_id.in_(old_inbound)))),
+        ("confirmed_codes", delete(ConfirmedCode).where(ConfirmedCode.inbound_id.in_(old_inbound))),
         ("inbound_messages", delete(InboundMessage).where(
             or_(InboundMessage.received_at < cutoff, InboundMessage.case_id.in_(old_cases)))),
         ("outbox_messages", delete(OutboxMessage).where(

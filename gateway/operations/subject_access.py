@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.errors import InputError, NotFoundError, Problem
-from gateway.models import Adult, AuditEntry, ContactPoint, PupilContact
+from gateway.models import Adult, AuditEntry, CaseTask, ContactPoint, DroppedContactPoint, PupilContact
 from gateway.models.messaging import InboundMessage, OutboxMessage
 from gateway.phones import normalise_phone
 
@@ -76,6 +76,13 @@ def export_adult(session: Session, adult: Adult) -> dict[str, Any]:
              "opted_out_at": _iso(cp.opted_out_at), "last_permanent_failure_at": _iso(cp.last_permanent_failure_at)}
             for cp in adult.contact_points
         ],
+        # Numbers and addresses a school's file gave for this adult that the import could not use.
+        "dropped_at_import": [
+            {"field": d.field, "value": d.value, "reason": d.reason, "file": d.source, "where": d.location,
+             "recorded_at": _iso(d.recorded_at)}
+            for d in session.scalars(select(DroppedContactPoint).where(DroppedContactPoint.adult_id == adult.id)
+                                     .order_by(DroppedContactPoint.id))
+        ],
         "children": [
             {"upn": link.pupil.upn, "forename": link.pupil.forename, "surname": link.pupil.surname,
              "relationship": link.relationship_code, "priority": link.priority,
@@ -91,10 +98,15 @@ def export_adult(session: Session, adult: Adult) -> dict[str, Any]:
         ],
         "replies_received": [
             {"received_at": _iso(r.received_at), "from": r.from_number, "source": r.source, "body": r.body,
+             "translation": r.translation, "note": r.note,
              "suggested_code": r.suggested_code, "confirmed_code": r.confirmed_code}
             for r in replies
         ],
         "staff_actions": [
             {"at": _iso(a.at), "action": a.action, "staff_id": a.staff_id, "detail": a.detail} for a in audit
+        ],
+        "staff_tasks": [  # call-backs, interpreter calls, welfare concerns raised about this adult's replies
+            {"created_at": _iso(t.created_at), "kind": t.kind.value, "title": t.title, "done_at": _iso(t.done_at)}
+            for t in session.scalars(select(CaseTask).where(CaseTask.adult_id == adult.id).order_by(CaseTask.id))
         ],
     }

@@ -40,8 +40,10 @@ def reconcile_message(outbox_id: int) -> None:
 def process_inbound(inbound_id: int) -> None:
     """Match a recorded inbound text or keypad answer to its adult and case, and act on it."""
     from gateway.pipeline.replies import process_inbound_message
+    from gateway.pipeline.reply_translation import translate_reply
 
     enqueue_sends(process_inbound_message(inbound_id))
+    translate_reply(inbound_id)  # an English translation for staff, only when GATEWAY_TRANSLATE_URL is set
 
 
 ALL_ACTORS = (send_message, reconcile_message, process_inbound)

@@ -26,7 +26,8 @@ from gateway.pipeline.outbox import cancel_pending
 log = logging.getLogger(__name__)
 CLOSE_REASONS = ("reply", "present_mark", "staff", "keypad")
 # The case states in which the ladder still climbs; a DSL-alerted case stays open for a reply.
-REPLYABLE_STATES = (*ACTIVE_CASE_STATES, CaseState.DSL_ALERTED)
+# A call-back request stops the ladder but leaves the case open for the parent's (or staff's) reason.
+REPLYABLE_STATES = (*ACTIVE_CASE_STATES, CaseState.DSL_ALERTED, CaseState.CALL_BACK)
 
 
 def unexplained_pupils(session: Session, on: date) -> list[int]:
@@ -90,8 +91,9 @@ def days_absent_before(session: Session, pupil_ids: list[int], on: date) -> int:
 def open_cases(session: Session, on: date, *, staff_id: int | None = None) -> list[AbsenceCase]:
     """Open one case per family for ``on``'s unexplained absences not yet in a case (flushes, no commit)."""
     from gateway.models import Pupil
+    from gateway.pipeline.followup_start import excluded_pupils
 
-    taken = pupils_in_cases(session, on)
+    taken = pupils_in_cases(session, on) | set(excluded_pupils(session, on))  # removed by staff before the start
     fresh = [p for p in unexplained_pupils(session, on) if p not in taken]
     opened: list[AbsenceCase] = []
     now = clock.now()

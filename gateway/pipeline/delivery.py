@@ -30,10 +30,14 @@ from channels.errors import OPTED_OUT, PermanentDeliveryError, TransientDelivery
 from gateway import clock
 from gateway.db import session_scope
 from gateway.logging_setup import redact
-from gateway.models import ContactKind, ContactPoint, OutboxMessage, OutboxState
+from gateway.models import ContactPoint, OutboxMessage, OutboxState
 from gateway.pipeline import collaborators
 from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, mark_enqueued, real_now
-from gateway.safeguarding import blocked_reason
+from gateway.safeguarding import (
+    SHARED_WITH_RESTRICTED,
+    blocked_address_reason,
+    blocked_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,15 @@ def send_outbox_message(outbox_id: int) -> SendOutcome:
                 row.state, row.error_reason, row.updated_at = OutboxState.SUPPRESSED, blocked, clock.now()
                 log.warning("message suppressed by a restriction", extra={"outbox_id": outbox_id, "reason": blocked})
                 return SendOutcome("suppressed")
+        held = blocked_address_reason(session, row.to_address)
+        if held is not None:
+            # A restriction binds the address too: the barred father's number on the mother's record is his.
+            row.state, row.updated_at = OutboxState.SUPPRESSED, clock.now()
+            row.error_reason = SHARED_WITH_RESTRICTED
+            log.warning("message suppressed: address held by a restricted adult",
+                        extra={"outbox_id": outbox_id, "reason": held})
+            new_id = plan_fallback(session, row)  # the adult may still be reached at an address of their own
+            return SendOutcome("suppressed", mark_enqueued(session, [new_id]) if new_id else [])
         message = outgoing_for(row)
         channel_name = row.channel
     # The claim is committed before the provider is called: a crash from here on leaves 'sending', which
@@ -202,31 +215,14 @@ def fail_message(session: Session, row: OutboxMessage, reason: str, code: str | 
     return SendOutcome(final_state.value, enqueue)
 
 
-def usable_point(session: Session, adult_id: int, channel: str) -> ContactPoint | None:
-    """The adult's first contact point that ``channel`` can use today (not failed; SMS also not opted out)."""
-    points = session.scalars(select(ContactPoint).where(ContactPoint.adult_id == adult_id)
-                             .order_by(ContactPoint.position, ContactPoint.id)).all()
-    for point in points:
-        if point.last_permanent_failure_at is not None and _same_day(point.last_permanent_failure_at):
-            continue
-        if channel == "sms" and point.kind is ContactKind.MOBILE and point.sms_capable and not point.opted_out_at:
-            return point
-        if channel == "voice" and point.kind in (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK):
-            return point  # STOP only stops texts: an opted-out parent can still be called about an absence
-        if channel == "email" and point.kind is ContactKind.EMAIL:
-            return point
-    return None
-
-
-def _same_day(moment: datetime) -> bool:
-    from gateway.config import get_settings
-
-    tz = get_settings().tz
-    return moment.astimezone(tz).date() == clock.now().astimezone(tz).date()
-
-
 def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
-    """Add the same message on the adult's next usable channel (in the failed row's fallback order)."""
+    """Add the same message on the adult's next usable channel (in the failed row's fallback order).
+
+    Routing decides the channel, the address, the locale and variant for that channel, and (for a routine
+    message) when it may go (``gateway.routing.recipient``); this only writes the row."""
+    from gateway.config import get_settings
+    from gateway.routing.recipient import ROUTINE_KINDS, next_point, routine_fallback_send_at
+
     if failed.adult_id is None or (failed.case_id is None and failed.kind == "dsl_alert"):
         return None
     if failed.case_id is not None:
@@ -236,26 +232,38 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
         case = session.get(AbsenceCase, failed.case_id)
         if case is None or case.state not in ACTIVE_CASE_STATES:
             return None  # the case closed meanwhile: nothing more to say
-    tried = {failed.channel}
-    for channel in failed.fallback_channels:
-        if channel in tried:
-            continue
-        point = usable_point(session, failed.adult_id, channel)
-        if point is None:
-            continue
-        base = failed.idempotency_key.split("|", 1)[0]
-        row = add_message(session, NewMessage(
-            idempotency_key=f"{base}|{channel}", kind=failed.kind, channel=channel, to_address=point.value,
-            locale=failed.locale, variant=failed.variant, context=from_json_context(failed.context),
-            adult_id=failed.adult_id, contact_point_id=point.id, case_id=failed.case_id,
-            batch_id=failed.batch_id, staff_id=failed.staff_id, step=failed.step, pupil_ids=failed.pupil_ids,
-            why=f"fallback after {failed.channel} failed ({failed.error_reason})",
-            fallback_channels=[c for c in failed.fallback_channels if c != channel],
-            same_day=failed.same_day))
-        if row.state is OutboxState.QUEUED and row.enqueued_at is None:
-            return row.id
+    recipient = collaborators.load_recipient(session, failed.adult_id, failed.pupil_ids or [])
+    if recipient is None or recipient.forbidden is not None:
         return None
-    log.info("no further channel for adult", extra={"outbox_id": failed.id, "adult_id": failed.adult_id})
+    routine = failed.kind in ROUTINE_KINDS
+    # STOP ends routine messages altogether; anything else (absence, staff one-off) may still call or e-mail.
+    found = next_point(recipient.adult, channels=failed.fallback_channels, tried={failed.channel},
+                       same_day=not routine, routine=routine, pupils=recipient.pupils,
+                       capabilities=collaborators.locale_capabilities())
+    if found is None:
+        log.info("no further channel for adult", extra={"outbox_id": failed.id, "adult_id": failed.adult_id})
+        return None
+    channel, point, language = found
+    send_after = None
+    if routine:
+        settings = get_settings()
+        now = clock.now()
+        send_after = routine_fallback_send_at(recipient.adult, now, collaborators.load_ladder(), settings.tz,
+                                              collaborators.load_inset_days(session, now.date()))
+        if send_after is None:
+            return None
+    base = failed.idempotency_key.split("|", 1)[0]
+    row = add_message(session, NewMessage(
+        idempotency_key=f"{base}|{channel}", kind=failed.kind, channel=channel, to_address=point.value,
+        locale=language.locale, variant=language.variant, context=from_json_context(failed.context),
+        adult_id=failed.adult_id, contact_point_id=point.id, case_id=failed.case_id,
+        batch_id=failed.batch_id, staff_id=failed.staff_id, step=failed.step, pupil_ids=failed.pupil_ids,
+        why=f"fallback after {failed.channel} failed ({failed.error_reason})",
+        fallback_channels=[c for c in failed.fallback_channels if c != channel],
+        same_day=failed.same_day, send_after=send_after))
+    if row.state is OutboxState.QUEUED and row.enqueued_at is None and (
+            row.send_after is None or row.send_after <= clock.now()):
+        return row.id
     return None
 
 

@@ -7,22 +7,27 @@
   ``days_missed`` figure is the most any of the adult's children missed (siblings are often off together:
   adding their days up would overstate it).
 * Positive attendance: a pupil whose last 4 weeks' attendance is at least 95% and at least 5 points above
-  the previous half-term's gets one message to their first contact with parental responsibility, at most
-  once per half-term. Key: ``positive:{half_term}:{adult}``.
-* Fortnightly check-in: families with a pupil on a support plan, every 14 days. Key: ``checkin:{n}:{adult}``.
-Routine messages respect the weekly cap (``recent_counts``), the adult's window and restrictions.
+  the previous half-term's: one message to every adult with parental responsibility for improved children,
+  at most once per half-term. Key: ``positive:{half_term}:{adult}``.
+* Fortnightly check-in: adults with parental responsibility for a pupil on a support plan, at most once in
+  14 days. Key: ``checkin:{n}:{adult}``.
+Routing plans every routine message (audience, restrictions, channel, language, the adult's window on a
+school day, the weekly cap from ``recent_counts``); this module only writes the rows routing planned.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gateway import clock
+from gateway.errors import GatewayError
 from gateway.models import (
     Adult,
     AttendanceMark,
@@ -31,24 +36,26 @@ from gateway.models import (
     OutboxMessage,
     OutboxState,
     Pupil,
-    PupilContact,
-    Restriction,
 )
 from gateway.models.attendance import APPROVED_OFF_SITE, NOT_POSSIBLE, PRESENT_CODES
 from gateway.pipeline import collaborators
 from gateway.pipeline.context import message_context, pupils_by_id
 from gateway.pipeline.outbox import NewMessage, add_message
+from gateway.routing.plan import Delivery, Plan
+from gateway.routing.recipient import ROUTINE_KINDS
 
 log = logging.getLogger(__name__)
-ROUTINE_KINDS = ("fresh_start", "positive_attendance", "fortnightly_checkin")
+CHECKIN_DAYS = 14
 _last_daily_run: date | None = None
 
 
 def recent_counts(session: Session, now: datetime) -> dict[int, int]:
-    """Routine messages per adult in the last 7 days (for routing's frequency cap)."""
+    """Routine messages per adult sent in the last 7 days or due to go later (routing's weekly cap): every
+    one that could fall within seven days of a message planned now."""
+    sent_at = func.coalesce(OutboxMessage.send_after, OutboxMessage.created_at)
     rows = session.execute(
         select(OutboxMessage.adult_id, func.count()).where(
-            OutboxMessage.kind.in_(ROUTINE_KINDS), OutboxMessage.created_at >= now - timedelta(days=7),
+            OutboxMessage.kind.in_(ROUTINE_KINDS), sent_at >= now - timedelta(days=7),
             OutboxMessage.state.not_in((OutboxState.CANCELLED, OutboxState.SUPPRESSED, OutboxState.FAILED)))
         .group_by(OutboxMessage.adult_id)).all()
     return {adult_id: count for adult_id, count in rows if adult_id is not None}
@@ -60,6 +67,7 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
                                                         MilestoneBatch.half_term_id == half_term.id))
     if batch is not None:
         return batch
+    ensure_previous_half_term_finished(session, half_term, now)
     batch = MilestoneBatch(kind="fresh_start", half_term_id=half_term.id, created_at=now)
     session.add(batch)
     session.flush()
@@ -123,76 +131,94 @@ def attendance_rate(session: Session, pupil_id: int, start: date, end: date) -> 
     return 100.0 * attended / len(possible)
 
 
-def first_contact(session: Session, pupil_id: int) -> Adult | None:
-    """The pupil's first unrestricted adult with parental responsibility."""
-    return session.scalars(select(Adult).join(PupilContact, PupilContact.adult_id == Adult.id).where(
-        PupilContact.pupil_id == pupil_id, PupilContact.parental_responsibility.is_(True),
-        PupilContact.restriction == Restriction.NONE).order_by(PupilContact.priority, Adult.id).limit(1)).first()
+def _last_checkins(session: Session, adult_ids: set[int]) -> dict[int, datetime]:
+    """When each adult's latest fortnightly check-in went (or is due to go)."""
+    sent_at = func.coalesce(OutboxMessage.send_after, OutboxMessage.created_at)
+    rows = session.execute(select(OutboxMessage.adult_id, func.max(sent_at)).where(
+        OutboxMessage.kind == "fortnightly_checkin", OutboxMessage.adult_id.in_(sorted(adult_ids)),
+        OutboxMessage.state.not_in((OutboxState.CANCELLED, OutboxState.SUPPRESSED)))
+        .group_by(OutboxMessage.adult_id)).all()
+    return {adult_id: _aware(at) for adult_id, at in rows if adult_id is not None and at is not None}
 
 
-def _routine_send_at(adult: Adult, today: date, now: datetime) -> datetime:
-    """Today inside the adult's window (default 08:00–19:00), or tomorrow morning when it has passed."""
-    from gateway.config import get_settings
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    from datetime import UTC
 
-    tz = get_settings().tz
-    start, end = adult.window_start or time(8, 0), adult.window_end or time(19, 0)
-    opening = datetime.combine(today, start, tz)
-    if now < opening:
-        return opening
-    if now.astimezone(tz).time() < end:
-        return now
-    return datetime.combine(today + timedelta(days=1), start, tz)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _queue_routine(session: Session, kind: str, key: str, pupil_ids: list[int], on: date, now: datetime,
-                   counts: dict[int, int], **extra: object) -> None:
-    from gateway.config import get_settings
-    from gateway.pipeline.delivery import usable_point
-
-    adult = first_contact(session, pupil_ids[0])
-    if adult is None or counts.get(adult.id, 0) >= get_settings().weekly_routine_cap:
-        return
-    for channel in adult.channels:
-        point = usable_point(session, adult.id, channel)
-        if point is None:
-            continue
-        pupils = pupils_by_id(session, pupil_ids)
+def _queue_plan(session: Session, plan: Plan, *, key: str, on: date, counts: dict[int, int],
+                extra: Callable[[Delivery], dict[str, object]]) -> int:
+    """One queued row per delivery, exactly as routing planned it (channel, address, language, time)."""
+    adults = _load_by_id(session, Adult, {d.adult_id for d in plan.deliveries})
+    for delivery in plan.deliveries:
+        pupils = pupils_by_id(session, list(delivery.pupil_ids))
         add_message(session, NewMessage(
-            idempotency_key=f"{key}:{adult.id}", kind=kind, channel=channel, to_address=point.value,
-            locale=adult.language or "en-GB",
-            variant="plain" if adult.literacy.value == "plain" else "standard",
-            context=message_context(session, adult=adult, pupils=pupils, on=on, **extra), adult_id=adult.id,
-            contact_point_id=point.id, pupil_ids=pupil_ids, why=f"routine {kind}",
-            fallback_channels=[c for c in adult.channels if c != channel],
-            send_after=_routine_send_at(adult, on, now)))
-        counts[adult.id] = counts.get(adult.id, 0) + 1
-        return
+            idempotency_key=f"{key}:{delivery.adult_id}", kind=plan.kind, channel=delivery.channel,
+            to_address=delivery.to, locale=delivery.locale, variant=delivery.variant,
+            context=message_context(session, adult=adults.get(delivery.adult_id), pupils=pupils, on=on,
+                                    **extra(delivery)),
+            adult_id=delivery.adult_id, contact_point_id=delivery.contact_point_id,
+            pupil_ids=list(delivery.pupil_ids), why=delivery.why, fallback_channels=list(delivery.fallback_channels),
+            send_after=delivery.send_at))
+        counts[delivery.adult_id] = counts.get(delivery.adult_id, 0) + 1
+    return len(plan.deliveries)
+
+
+def _improved_sessions(session: Session, pupils: list[Pupil], today: date, previous: HalfTerm) -> dict[int, int]:
+    """Pupils whose last 4 weeks' attendance is at least 95% and 5 points above the previous half-term's,
+    with the sessions it is better by (about 20 sessions in 4 weeks)."""
+    improved: dict[int, int] = {}
+    for pupil in pupils:
+        recent = attendance_rate(session, pupil.id, today - timedelta(days=28), today)
+        before = attendance_rate(session, pupil.id, previous.start, previous.end)
+        if recent is not None and before is not None and recent >= 95.0 and recent - before >= 5.0:
+            improved[pupil.id] = max(round((recent - before) / 100 * 20), 1)
+    return improved
 
 
 def daily_routine_messages(session: Session, now: datetime) -> None:
-    """Positive-attendance and fortnightly check-in messages due today (idempotent by key)."""
-    from gateway.config import get_settings
+    """Positive-attendance and fortnightly check-in messages due today (idempotent by key).
 
-    today = now.astimezone(get_settings().tz).date()
+    Routing plans both (``routing.plan_fortnightly_checkin`` / ``plan_positive_attendance``): every adult with
+    parental responsibility (restrictions and DSL approval as always), inside their window on a school day,
+    under the weekly cap, never a routine call in a language without a voice. Nothing is planned on a
+    weekend or INSET day; a check-in goes to an adult at most once a fortnight."""
+    from gateway.config import get_settings
+    from gateway.routing import RoutineSettings, plan_fortnightly_checkin, plan_positive_attendance
+    from gateway.routing.loader import load_households
+    from gateway.routing.recipient import is_school_day
+
+    settings = get_settings()
+    today = now.astimezone(settings.tz).date()
+    inset_days = collaborators.load_inset_days(session, today)
+    if not is_school_day(today, inset_days):
+        return
     current = session.scalars(select(HalfTerm).where(HalfTerm.start <= today, HalfTerm.end >= today)).first()
     if current is None:
         return
     previous = session.scalars(select(HalfTerm).where(HalfTerm.end < current.start)
                                .order_by(HalfTerm.end.desc()).limit(1)).first()
     counts = recent_counts(session, now)
+    routine = RoutineSettings(now=now, tz=settings.tz, capabilities=collaborators.locale_capabilities(),
+                              recent_counts=counts, ladder=collaborators.load_ladder(), inset_days=inset_days,
+                              weekly_cap=settings.weekly_routine_cap)
     pupils = session.scalars(select(Pupil).where(Pupil.bereaved.is_(False), Pupil.long_term_ill.is_(False))).all()
-    for pupil in pupils:
-        if pupil.support_plan:
-            fortnight = today.toordinal() // 14
-            _queue_routine(session, "fortnightly_checkin", f"checkin:{fortnight}", [pupil.id], today, now, counts)
-        if previous is None:
-            continue
-        recent = attendance_rate(session, pupil.id, today - timedelta(days=28), today)
-        before = attendance_rate(session, pupil.id, previous.start, previous.end)
-        if recent is not None and before is not None and recent >= 95.0 and recent - before >= 5.0:
-            improved = round((recent - before) / 100 * 20)  # about 20 sessions in 4 weeks
-            _queue_routine(session, "positive_attendance", f"positive:{current.id}", [pupil.id], today, now,
-                           counts, improved_sessions=max(improved, 1))
+    supported = [p.id for p in pupils if p.support_plan]
+    if supported:
+        plan = plan_fortnightly_checkin(load_households(session, pupil_ids=supported), day=today, settings=routine)
+        last = _last_checkins(session, {d.adult_id for d in plan.deliveries})
+        due = tuple(d for d in plan.deliveries
+                    if d.adult_id not in last or d.send_at - last[d.adult_id] >= timedelta(days=CHECKIN_DAYS))
+        _queue_plan(session, replace(plan, deliveries=due), key=f"checkin:{today.toordinal() // CHECKIN_DAYS}",
+                    on=today, counts=counts, extra=lambda _delivery: {})
+    improved = _improved_sessions(session, list(pupils), today, previous) if previous is not None else {}
+    if improved:
+        plan = plan_positive_attendance(load_households(session, pupil_ids=sorted(improved)), day=today,
+                                        improved_pupil_ids=improved, settings=routine)
+        _queue_plan(session, plan, key=f"positive:{current.id}", on=today, counts=counts,
+                    extra=lambda d: {"improved_sessions": max(improved.get(p, 1) for p in d.pupil_ids)})
 
 
 def plan_and_release(session: Session, now: datetime) -> list[int]:
@@ -205,8 +231,54 @@ def plan_and_release(session: Session, now: datetime) -> list[int]:
     upcoming = session.scalars(select(HalfTerm).where(HalfTerm.start.in_((today, today + timedelta(days=1))))
                                .order_by(HalfTerm.start).limit(1)).first()
     if upcoming is not None:
-        plan_fresh_start_batch(session, upcoming, now)
+        try:
+            plan_fresh_start_batch(session, upcoming, now)
+        except BatchError as exc:  # the half-term before has not finished: nothing to plan from yet
+            log.info("fresh-start batch not planned", extra={"half_term_id": upcoming.id, "why": str(exc)})
     if _last_daily_run != today:
         daily_routine_messages(session, now)
         _last_daily_run = today
     return []
+
+
+class BatchError(GatewayError):
+    """A batch cannot be planned, held or withdrawn now (the message says why, for staff)."""
+
+
+def ensure_previous_half_term_finished(session: Session, half_term: HalfTerm, now: datetime) -> None:
+    """Raise BatchError unless the half-term before ``half_term`` (whose attendance the nudges are about) has
+    ended (or ends today): a batch is never planned from a half-term that has not finished."""
+    from gateway.config import get_settings
+
+    today = now.astimezone(get_settings().tz).date()
+    previous = session.scalars(select(HalfTerm).where(HalfTerm.end < half_term.start)
+                               .order_by(HalfTerm.end.desc()).limit(1)).first()
+    if previous is not None and previous.end > today:  # its last day counts: the registers are in by then
+        raise BatchError(f"{previous.name} has not finished yet (it ends {previous.end:%A %-d %B}): the messages "
+                         f"are planned from a finished half-term only.")
+
+
+def hold_batch(session: Session, batch_id: int) -> int:
+    """Hold a batch until someone approves it (again): approved messages not yet sent go back to ``planned``.
+    Returns how many were taken back."""
+    batch = session.get(MilestoneBatch, batch_id)
+    if batch is None:
+        raise BatchError("No such batch.")
+    now = clock.now()
+    batch.approved_at, batch.approved_by = None, None
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.batch_id == batch_id, OutboxMessage.state == OutboxState.QUEUED)
+        .values(state=OutboxState.PLANNED, enqueued_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def withdraw_batch(session: Session, batch_id: int) -> int:
+    """Withdraw a batch: every message not yet sent is cancelled for good (the worker re-checks the state after
+    claiming, so a message already handed over is not sent either). Returns how many were cancelled."""
+    from gateway.pipeline.outbox import cancel_pending
+
+    batch = session.get(MilestoneBatch, batch_id)
+    if batch is None:
+        raise BatchError("No such batch.")
+    return cancel_pending(session, batch_id=batch_id, reason="batch_withdrawn")

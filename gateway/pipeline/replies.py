@@ -1,8 +1,13 @@
 """Inbound texts and keypad answers: opt-out keywords, matching to the adult and case, the suggested code.
 
+Keywords (STOP, START, HELP) are decided by ``pipeline.keywords`` (Twilio's OptOutType first, else its default
+words); HELP is answered with the school's name and number, one text per HELP message, through the outbox.
+
 A reply is matched to the adult by number (ContactPoint value in E.164) and to that adult's most recent
 replyable case today. It stops the ladder (case → replied, pending messages cancelled), suggests a code
-that staff confirm, and thanks the parent in their language once per case. A sender we cannot match is
+that staff confirm, and thanks the parent in their language once per case. A call-back request ("call me",
+keypad 3, an empty text) stops the ladder but is not an answer, and a welfare concern alerts the DSL at once
+(``pipeline.reply_classes`` decides, ``pipeline.casework`` acts). A sender we cannot match is
 kept for staff (``adult_id`` NULL, ``handled`` false): never dropped. Bodies are never logged.
 """
 
@@ -12,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,17 +27,17 @@ from gateway.db import session_scope
 from gateway.logging_setup import redact
 from gateway.models import AbsenceCase, Adult, CaseState, ContactKind, ContactPoint, InboundMessage, PupilContact
 from gateway.models.messaging import absence_case_pupil
-from gateway.pipeline import collaborators
+from gateway.pipeline import casework, collaborators
 from gateway.pipeline.cases import REPLYABLE_STATES, close_case
-from gateway.pipeline.context import message_context
+from gateway.pipeline.context import message_context, school_context
+from gateway.pipeline.keywords import help_text, keyword_for
 from gateway.pipeline.lexicon import suggest_code
 from gateway.pipeline.outbox import NewMessage, add_message, mark_enqueued
+from gateway.pipeline.reply_classes import ReplyClass, classify_reply
+from gateway.safeguarding import RESTRICTED, blocked_address_reason, blocked_reason, blocked_reasons
 
 log = logging.getLogger(__name__)
 
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
 PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK)
 
 
@@ -52,7 +57,8 @@ _INSERTS: dict[str, Any] = {}
 
 
 def record_inbound(session: Session, *, provider_sid: str, from_number: str, to_number: str | None, body: str,
-                   source: str = "sms", outbox_id: int | None = None) -> tuple[int, bool]:
+                   source: str = "sms", outbox_id: int | None = None, num_media: int = 0,
+                   opt_out_type: str | None = None) -> tuple[int, bool]:
     """Store an inbound message once per provider sid; (id, created) — a Twilio retry finds the first row.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike): the webhook's hot path,
@@ -60,7 +66,7 @@ def record_inbound(session: Session, *, provider_sid: str, from_number: str, to_
     values: dict[str, Any] = {
         "provider_sid": provider_sid, "from_number": from_number, "to_number": to_number, "body": body,
         "source": source, "outbox_id": outbox_id, "received_at": clock.now(), "handled": False,
-        "matched_keywords": [],
+        "matched_keywords": [], "num_media": max(0, num_media), "opt_out_type": (opt_out_type or None),
     }
     created = session.execute(_insert_inbound(session.get_bind().dialect.name), values).scalar()
     if created is not None:
@@ -80,10 +86,16 @@ def set_opt_out(session: Session, number: str, opted_out: bool) -> int:
 
 
 def match_adults(session: Session, number: str) -> list[Adult]:
-    """Adults with this phone number on file."""
+    """Adults with this phone number on file (or, for an e-mail reply, this e-mail address in any case)."""
     return list(session.scalars(select(Adult).join(ContactPoint, ContactPoint.adult_id == Adult.id)
-                                .where(ContactPoint.value == number, ContactPoint.kind.in_(PHONE_KINDS))
-                                .order_by(Adult.id)).unique())
+                                .where(_holds(number)).order_by(Adult.id)).unique())
+
+
+def _holds(address: str) -> ColumnElement[bool]:
+    """Contact points holding ``address``: a phone number as stored (E.164), an e-mail address in any case."""
+    if "@" in address:
+        return and_(ContactPoint.kind == ContactKind.EMAIL, func.lower(ContactPoint.value) == address.strip().lower())
+    return and_(ContactPoint.value == address, ContactPoint.kind.in_(PHONE_KINDS))
 
 
 def open_case_for(session: Session, adult_id: int, now: datetime) -> AbsenceCase | None:
@@ -114,23 +126,45 @@ def process_inbound_message(inbound_id: int) -> list[int]:
 
 def _process(session: Session, inbound: InboundMessage) -> list[int]:
     now = clock.now()
-    word = inbound.body.strip().upper().rstrip(".!")
-    if inbound.source == "sms" and word in OPT_OUT_WORDS | OPT_IN_WORDS | HELP_WORDS:
+    word = keyword_for(inbound.body, inbound.opt_out_type) if inbound.source == "sms" else None
+    if word is not None:
         inbound.keyword = word
         inbound.handled = True  # a keyword needs no staff action; it stays visible in the inbox history
-        if word in OPT_OUT_WORDS:
+        if word == "STOP":
             set_opt_out(session, inbound.from_number, True)
-        elif word in OPT_IN_WORDS:
+        elif word == "START":
             set_opt_out(session, inbound.from_number, False)
         _attach_adult(session, inbound, now)
-        log.info("keyword received", extra={"keyword": word, "from": redact(inbound.from_number)})
+        log.info("keyword received", extra={"keyword": word, "from": redact(inbound.from_number),
+                                            "twilio_verdict": bool(inbound.opt_out_type)})
+        return _help_reply(session, inbound) if word == "HELP" else []
+    barred = restricted_sender(session, inbound)
+    if barred is not None:
+        return flag_for_dsl(session, inbound, *barred)
+    if inbound.source == "voice" and inbound.body.strip() not in collaborators.keypad_codes():
+        # Only the digits the call offered count (the webhook replays the prompt for any other): never a reply.
+        inbound.handled = True
+        log.info("keypad digit the call did not offer ignored", extra={"inbound_id": inbound.id})
         return []
     case = _attach_adult(session, inbound, now)
+    adult = session.get(Adult, inbound.adult_id) if inbound.adult_id is not None else None
+    kind = classify_reply(inbound.body, adult.language if adult else None, source=inbound.source,
+                          num_media=inbound.num_media)
+    ids = _act_on_reply(session, inbound, case, adult, kind)
+    if kind.welfare:  # the DSL hears of it now, whoever sent it; the reply may still explain the absence
+        # After the case was closed or paused (closing cancels the case's queued messages, an alert included).
+        flagged = case or (session.get(AbsenceCase, inbound.case_id) if inbound.case_id else None)
+        ids = casework.raise_welfare_concern(session, inbound, flagged, adult, kind.welfare_words) + ids
+    return ids
+
+
+def _act_on_reply(session: Session, inbound: InboundMessage, case: AbsenceCase | None, adult: Adult | None,
+                  kind: ReplyClass) -> list[int]:
+    """Suggest the code; then stop the ladder and thank the parent, or keep a call-back request open."""
     if inbound.adult_id is None:
         log.info("reply from an unknown sender kept for staff", extra={"from": redact(inbound.from_number)})
         return []
-    adult = session.get(Adult, inbound.adult_id)
-    if inbound.source == "sms":
+    if inbound.source in ("sms", "email"):
         suggestion = suggest_code(inbound.body, adult.language if adult else None)
         inbound.suggested_code = suggestion.code
         inbound.matched_keywords = list(suggestion.keywords)
@@ -139,12 +173,114 @@ def _process(session: Session, inbound: InboundMessage) -> list[int]:
         inbound.suggested_code = collaborators.keypad_codes().get(digit)
         inbound.matched_keywords = [f"keypad {digit}"]
     if case is None:
+        if kind.call_back:
+            casework.call_back_task(session, inbound, None, adult, kind.call_back_words)
         return []  # a message with no open case today: staff read it in the inbox
+    if kind.call_back and inbound.suggested_code is None:
+        # Not an answer: the parent has engaged (the ladder stops) but the case stays open until staff call.
+        casework.request_call_back(session, case, adult, inbound, kind.call_back_words)
+        return []  # no thanks: nothing was explained
     close_case(session, case.id, "keypad" if inbound.source == "voice" else "reply", state=CaseState.REPLIED)
     log.info("reply stopped the ladder", extra={"case_id": case.id, "suggested_code": inbound.suggested_code})
-    if inbound.source != "sms" or adult is None:
+    if kind.call_back:  # a reason and a request to be called: answered, and staff call them too
+        casework.call_back_task(session, inbound, case, adult, kind.call_back_words)
+    if inbound.source not in ("sms", "email") or adult is None:
         return []  # a caller hears the thanks on the call itself
     return _thank(session, case, adult, inbound)
+
+
+def _help_reply(session: Session, inbound: InboundMessage) -> list[int]:
+    """Answer HELP with the school's name and number: one text per inbound message, through the outbox."""
+    points = list(session.scalars(select(ContactPoint).where(ContactPoint.value == inbound.from_number,
+                                                             ContactPoint.kind.in_(PHONE_KINDS))))
+    if any(point.opted_out_at is not None for point in points):
+        return []  # Twilio refuses texts to an opted-out number (21610)
+    adult = session.get(Adult, inbound.adult_id) if inbound.adult_id else None
+    if blocked_address_reason(session, inbound.from_number) or (adult and blocked_reason(session, adult.id)):
+        log.info("HELP from a restricted contact not answered", extra={"inbound_id": inbound.id})
+        return []  # nothing is ever sent to a number a restricted adult holds
+    from gateway.config import get_settings
+    from gateway.routing.recipient import reply_point, reply_send_at
+
+    school = school_context(session, [link.pupil for link in adult.links] if adult else [])
+    point_id: int | None = None
+    if adult is not None:  # routing decides whether the number that asked may be texted (exactly that number)
+        recipient = collaborators.load_recipient(session, adult.id)
+        point = reply_point(recipient.adult, inbound.from_number, "sms", exact=True) if recipient else None
+        if recipient is not None and point is None:
+            return []
+        point_id = point.id if point else None
+    send_after = reply_send_at(clock.now(), collaborators.load_ladder(), get_settings().tz)
+    row = add_message(session, NewMessage(
+        idempotency_key=f"help:{inbound.id}", kind="help_reply", channel="sms", to_address=inbound.from_number,
+        locale="en-GB", variant="standard", context={"school": school}, adult_id=adult.id if adult else None,
+        contact_point_id=point_id, why="HELP received", send_after=send_after,
+        prerendered=collaborators.Content(text=help_text(school))))  # the HELP text exists in English only
+    return [row.id] if send_after <= clock.now() else []
+
+
+def restricted_sender(session: Session, inbound: InboundMessage) -> tuple[str, int | None] | None:
+    """(reason, the restricted adult's id when known) when this message came from, or on a call to, a number
+    held by an adult who may not be contacted now; None when it is an ordinary reply.
+
+    A restriction binds the number: a shared family phone held by a barred father and the mother counts as
+    his, so nothing sent from it may close, pause or answer a case."""
+    reason = blocked_address_reason(session, inbound.from_number)
+    holder: int | None = None
+    if reason is not None:
+        holders = [a.id for a in match_adults(session, inbound.from_number)]
+        blocked = blocked_reasons(session, holders)
+        holder = min(blocked, default=None)
+    if inbound.outbox_id is not None:
+        from gateway.models import OutboxMessage
+
+        outbox = session.get(OutboxMessage, inbound.outbox_id)
+        if outbox is not None and outbox.adult_id is not None:
+            called = blocked_reason(session, outbox.adult_id)
+            if called is not None and reason != RESTRICTED:
+                reason = called
+            if called is not None and holder is None:
+                holder = outbox.adult_id
+            if reason is None:
+                reason = blocked_address_reason(session, outbox.to_address)
+    return None if reason is None else (reason, holder)
+
+
+def flag_for_dsl(session: Session, inbound: InboundMessage, reason: str, adult_id: int | None) -> list[int]:
+    """Keep a message from a restricted adult for the DSL only: it never touches a case (no close, no pause,
+    no answer, no suggested code, no thanks, no export) and is not in the office Inbox. The DSL sees it on
+    /dsl/messages and is e-mailed that one arrived (without its text). Returns the e-mails to enqueue."""
+    inbound.dsl_only, inbound.dsl_reason = True, reason
+    inbound.adult_id = adult_id if adult_id is not None else inbound.adult_id
+    inbound.case_id, inbound.suggested_code, inbound.matched_keywords = None, None, []
+    inbound.handled = False  # the DSL acknowledges it
+    log.warning("message from a restricted contact kept for the DSL",
+                extra={"inbound_id": inbound.id, "reason": reason, "from": redact(inbound.from_number)})
+    return alert_dsl_of_message(session, inbound)
+
+
+def alert_dsl_of_message(session: Session, inbound: InboundMessage) -> list[int]:
+    """E-mail every active DSL that a restricted contact's message is waiting (no body, no names)."""
+    from gateway.config import get_settings
+    from gateway.models import OutboxState, StaffRole, StaffUser
+
+    what = {"voice": "keypad answer", "email": "e-mail reply"}.get(inbound.source, "text message")
+    text = (f"A {what} arrived from a number or address held by a contact you have restricted. It has not "
+            "stopped or answered any absence follow-up, nobody else can see it, and nothing was sent back. "
+            f"Please read it: {get_settings().public_url}/dsl/messages")
+    content = collaborators.Content(text=text, subject="Safeguarding: a message from a restricted contact")
+    ids: list[int] = []
+    dsls = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.DSL, StaffUser.active.is_(True),
+                                                   StaffUser.email.is_not(None))).all()
+    for dsl in dsls:
+        assert dsl.email is not None
+        row = add_message(session, NewMessage(
+            idempotency_key=f"dsl-inbound:{inbound.id}:{dsl.id}", kind="dsl_alert", channel="email",
+            to_address=dsl.email, locale="en-GB", variant="standard", context={}, staff_id=dsl.id,
+            why="message from a restricted contact", prerendered=content))
+        if row.enqueued_at is None and row.state is OutboxState.QUEUED:
+            ids.append(row.id)
+    return ids
 
 
 def _attach_adult(session: Session, inbound: InboundMessage, now: datetime) -> AbsenceCase | None:
@@ -176,15 +312,25 @@ def _thank(session: Session, case: AbsenceCase, adult: Adult, inbound: InboundMe
                               .values(thanked=True).execution_options(synchronize_session=False))
     if int(getattr(claimed, "rowcount", 0) or 0) != 1:
         return []
-    point = session.scalar(select(ContactPoint).where(ContactPoint.adult_id == adult.id,
-                                                      ContactPoint.value == inbound.from_number).limit(1))
-    if point is not None and point.opted_out_at is not None:
+    from gateway.config import get_settings
+    from gateway.routing.language import language_for
+    from gateway.routing.recipient import reply_point, reply_send_at
+
+    channel = "email" if inbound.source == "email" else "sms"  # an e-mail reply is thanked by e-mail
+    pupil_ids = [p.id for p in case.pupils]
+    recipient = collaborators.load_recipient(session, adult.id, pupil_ids)
+    if recipient is None or recipient.forbidden is not None:
         return []
+    # Routing decides the address (the one they wrote from, if it may be used), the language and the time.
+    point = reply_point(recipient.adult, inbound.from_number, channel)
+    if point is None:
+        return []
+    language = language_for(recipient.adult, recipient.pupils, collaborators.locale_capabilities(), channel)
     row = add_message(session, NewMessage(
-        idempotency_key=f"thanks:{case.id}", kind="reply_thanks", channel="sms", to_address=inbound.from_number,
-        locale=adult.language or "en-GB",
-        variant=adult.literacy.value if adult.literacy.value in ("standard", "plain") else "standard",
+        idempotency_key=f"thanks:{case.id}", kind="reply_thanks", channel=channel, to_address=point.value,
+        locale=language.locale, variant=language.variant,
         context=message_context(session, adult=adult, pupils=case.pupils, on=case.date), adult_id=adult.id,
-        contact_point_id=point.id if point else None, case_id=case.id, pupil_ids=[p.id for p in case.pupils],
+        contact_point_id=point.id, case_id=case.id, pupil_ids=pupil_ids,
+        send_after=reply_send_at(clock.now(), collaborators.load_ladder(), get_settings().tz),
         why="reply received", same_day=True))
-    return [row.id]
+    return [row.id] if row.send_after is None or row.send_after <= clock.now() else []  # later: the scheduler

@@ -2,13 +2,17 @@
 
 Each tick (every few seconds of *real* time; what is due is judged in gateway time, ``gateway.clock.now()``),
 under the ``scheduler`` lease, it:
-1. opens the day's absence cases once registers have closed (school days only), and closes those whose
+1. opens the day's absence cases once the office has started the day's follow-up (or, when nobody has by
+   the ladder's ``auto_start``, starts it itself and says so; school days only), and closes those whose
    pupils have since been marked present;
-2. runs ladder steps whose ``next_step_at`` has come;
+2. checks that somebody can still be reached for each of today's active cases (``reachability``): the DSL is
+   alerted at once when nobody can (a permanent failure a status callback recorded is noticed here), and a
+   case reachable again resumes its ladder; then runs ladder steps whose ``next_step_at`` has come;
 3. enqueues queued outbox rows whose ``send_after`` has come and that no worker holds (never enqueued, or
    enqueued so long ago that the broker or a dead worker must have lost them);
 4. hands rows stuck in ``sending`` to the reconciler;
-5. plans and releases milestone messages.
+5. plans and releases milestone messages;
+6. alerts the DSL about call-back requests nobody has dealt with in time (``casework``).
 
 The lease is a row in ``lease`` taken with one atomic ``UPDATE … WHERE expires_at < now OR holder = me``
 (or an INSERT when the row is missing), so two schedulers never tick at once; and every step is itself
@@ -81,10 +85,12 @@ class TickReport:
     """What one tick did (for logs and tests)."""
 
     cases_opened: int = 0
+    unreachable_alerts: int = 0  # DSL e-mails about cases nobody can be reached for
     step_messages: int = 0
     enqueued: int = 0
     reconciling: int = 0
     milestone_messages: int = 0
+    call_back_alerts: int = 0  # DSL e-mails about call-backs nobody made in time (pipeline.casework)
 
 
 def _is_school_day(session: Session, now: datetime) -> bool:
@@ -100,7 +106,9 @@ def tick(now: datetime | None = None) -> TickReport:
     from gateway.pipeline.absence import run_due_steps
     from gateway.pipeline.cases import open_cases, sweep_present_cases
     from gateway.pipeline.delivery import stuck_messages
+    from gateway.pipeline.followup_start import ready_to_open
     from gateway.pipeline.milestones import plan_and_release
+    from gateway.pipeline.reachability import check_active_cases
 
     now = now or clock.now()
     report = TickReport()
@@ -108,12 +116,15 @@ def tick(now: datetime | None = None) -> TickReport:
     with session_scope() as session:
         ladder = collaborators.load_ladder()
         local = now.astimezone(tz)
-        if _is_school_day(session, now) and local.time() >= ladder.registers_close:
+        if _is_school_day(session, now) and local.time() >= ladder.registers_close and ready_to_open(
+                session, local.date(), local, ladder):
             report.cases_opened = len(open_cases(session, local.date()))
         sweep_present_cases(session, local.date())
+        alert_ids = mark_enqueued(session, check_active_cases(session, local.date(), now))
+        report.unreachable_alerts = len(alert_ids)
         step_ids = run_due_steps(session, now, on=local.date())
         report.step_messages = len(step_ids)
-    enqueue_sends(step_ids)
+    enqueue_sends(alert_ids + step_ids)
     try:
         with session_scope() as session:
             milestone_ids = mark_enqueued(session, plan_and_release(session, now))
@@ -121,6 +132,15 @@ def tick(now: datetime | None = None) -> TickReport:
         enqueue_sends(milestone_ids)
     except Exception:  # a milestone problem must never hold up today's absence messages below
         log.exception("milestone pass failed")
+    try:
+        from gateway.pipeline.casework import alert_overdue_call_backs
+
+        with session_scope() as session:
+            call_back_ids = mark_enqueued(session, alert_overdue_call_backs(session, now))
+            report.call_back_alerts = len(call_back_ids)
+        enqueue_sends(call_back_ids)
+    except Exception:  # retried next tick; never holds up the sends below
+        log.exception("call-back check failed")
     with session_scope() as session:
         stale = get_settings().reenqueue_seconds
         due = mark_enqueued(session, due_for_enqueue(session, now=now, stale_seconds=stale))
@@ -133,6 +153,9 @@ def tick(now: datetime | None = None) -> TickReport:
         for outbox_id in stuck:
             reconcile_message.send(outbox_id)
     report.reconciling = len(stuck)
+    from gateway.pipeline.email_replies import poll_if_due
+
+    poll_if_due()  # parents' e-mail replies (IMAP_HOST set, every IMAP_POLL_SECONDS); never raises
     return report
 
 

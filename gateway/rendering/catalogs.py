@@ -39,6 +39,10 @@ class MessageCatalog:
         """The translation of ``msgid``, or None when the catalog has none."""
         return self.singular.get(msgid)
 
+    def pgettext(self, context: str, msgid: str) -> str | None:
+        """The translation of ``msgid`` in ``context`` (``msgctxt``), or None when the catalog has none."""
+        return self.singular.get(context_key(context, msgid))
+
     def ngettext(self, msgid: str, count: int) -> str | None:
         """The plural form of ``msgid`` for ``count``, or None when the catalog has none."""
         forms = self.plural.get(msgid)
@@ -46,6 +50,11 @@ class MessageCatalog:
             return None
         index = self.plural_index(count)
         return forms[index] if index < len(forms) else None
+
+
+def context_key(context: str | None, msgid: str) -> str:
+    """How a message with a ``msgctxt`` is keyed (gettext's own convention: context, EOT, msgid)."""
+    return f"{context}\x04{msgid}" if context else msgid
 
 
 def catalog_path(locale: str, suffix: str = ".mo") -> Path:
@@ -65,7 +74,7 @@ def catalog_from_babel(locale: str, catalog: Catalog) -> MessageCatalog:
             if forms and all(forms):
                 plural[message.id[0]] = forms
         elif isinstance(message.string, str) and message.string:
-            singular[message.id] = message.string
+            singular[context_key(message.context, message.id)] = message.string
     expression = catalog.plural_expr
     rule = stdlib_gettext.c2py(expression) if expression else _english_plural
     return MessageCatalog(locale=locale, singular=singular, plural=plural, plural_index=rule)

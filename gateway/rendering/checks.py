@@ -1,13 +1,17 @@
 """``gateway templates check``: every template in every locale, and the catalogs behind them.
 
 Fails (one line per problem) when the ``.pot`` is stale against the templates, a catalog lacks a string or
-its review-status header, a translation's placeholders differ from the source, a compiled ``.mo`` no longer
-matches its ``.po`` (we ship the ``.mo``: run ``make i18n``), a template fails to render, or an SMS is over
-budget (GSM-7: 2 segments, UCS-2: 3) with long realistic names and two siblings.
+its review-status header, a translation's placeholders differ from the source, a catalog's Plural-Forms
+disagrees with CLDR, a translated date pattern cannot be used, a compiled ``.mo`` no longer matches its
+``.po`` (we ship the ``.mo``: run ``make i18n``), a template fails to render, or an SMS is over budget
+(GSM-7: 2 segments, UCS-2: 3, right-to-left marks included) with long accented names, two siblings and every
+count in ``SAMPLE_COUNTS`` (1, 2, 5, 11, 22, 101).
 """
 
 from __future__ import annotations
 
+import gettext as stdlib_gettext
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,8 +27,9 @@ from babel.messages.pofile import read_po
 from gateway.resources import config_dir, locales_dir, templates_dir
 
 from .catalogs import catalog_from_babel, catalog_path
-from .context import KINDS, sample_context
-from .locales import SOURCE_LOCALE, available_locales
+from .context import COUNTED_FIELDS, KINDS, SAMPLE_COUNTS, sample_context
+from .dates import DATE_PATTERNS, SMS_DATE_PATTERNS, pattern_problem
+from .locales import SOURCE_LOCALE, available_locales, babel_locale
 from .renderer import CHANNELS, KEYPAD_KINDS, VARIANTS, TemplateRenderError, render_message
 from .sms import sms_segments
 
@@ -81,6 +86,42 @@ def _check_placeholders(locale: str, message_id: Any, strings: Any, problems: li
                         f"the source has {sorted(_placeholders(message_id))}")
 
 
+# CLDR's plural categories in the order gettext numbers its forms (msgstr[0], [1], ...).
+CLDR_CATEGORY_ORDER = ("zero", "one", "two", "few", "many", "other")
+
+
+def plural_forms_problem(locale: str, num_plurals: int, plural_expr: str) -> str | None:
+    """Why a catalog's Plural-Forms disagrees with CLDR's rule for the language (None when it agrees).
+
+    Both rules are evaluated for n = 0..200: the catalog must give each CLDR category its own form, in CLDR
+    order (zero, one, two, few, many, other), and use every form it declares. This catches Babel's old Arabic
+    formula, where "many" (11 يومًا) and "other" (100 يوم) were swapped (python-babel/babel#816).
+    """
+    cldr = babel_locale(locale).plural_form
+    catalog_rule = stdlib_gettext.c2py(plural_expr)
+    seen: dict[str, set[int]] = {}
+    for n in range(201):
+        seen.setdefault(cldr(n), set()).add(int(catalog_rule(n)))
+    categories = sorted(seen, key=CLDR_CATEGORY_ORDER.index)
+    expected = {category: index for index, category in enumerate(categories)}
+    wrong = {category: sorted(found) for category, found in seen.items() if found != {expected[category]}}
+    if wrong or num_plurals != len(categories):
+        return (f"{locale}: Plural-Forms does not follow CLDR (categories {categories} should be forms "
+                f"0..{len(categories) - 1}; the catalog's rule gives {wrong or 'the right forms'} and declares "
+                f"{num_plurals} forms)")
+    return None
+
+
+def _check_date_patterns(locale: str, catalog: Catalog, problems: list[str]) -> None:
+    for context, msgid in DATE_PATTERNS:
+        message = catalog.get(msgid, context=context)
+        if message is None or not message.string:
+            continue  # reported as missing
+        problem = pattern_problem(str(message.string), locale, sms=(context, msgid) in SMS_DATE_PATTERNS)
+        if problem:
+            problems.append(f"{locale}: date pattern {message.string!r} for {msgid!r}: {problem}")
+
+
 def check_catalog(locale: str, template_ids: set[MessageId]) -> list[str]:
     """Problems of one locale's ``.po``/``.mo``: completeness, placeholders, plural forms, review header, .mo."""
     problems: list[str] = []
@@ -105,6 +146,11 @@ def check_catalog(locale: str, template_ids: set[MessageId]) -> list[str]:
             problems.append(f"{locale}: {key[0]!r} has {len(strings)} plural forms, the language has "
                             f"{catalog.num_plurals}")
         _check_placeholders(locale, message.id, message.string, problems)
+    if catalog.plural_expr:
+        plural_problem = plural_forms_problem(locale, catalog.num_plurals, catalog.plural_expr)
+        if plural_problem:
+            problems.append(plural_problem)
+    _check_date_patterns(locale, catalog, problems)
     missing = template_ids - {_message_key(m.id) for m in catalog if m.id}
     for key in sorted(missing, key=str):
         problems.append(f"{locale}: msgid missing from catalog: {key if isinstance(key, str) else key[0]!r}")
@@ -134,39 +180,49 @@ def check_pot(extracted: set[MessageId]) -> tuple[list[str], set[MessageId]]:
     return problems, pot_ids
 
 
+def _sample_contexts(kind: str) -> list[tuple[int | None, dict[str, Any]]]:
+    if kind in COUNTED_FIELDS:
+        return [(count, sample_context(kind, count=count)) for count in SAMPLE_COUNTS]
+    return [(None, sample_context(kind))]
+
+
 def check_renders(locales: Iterable[str]) -> CheckReport:
-    """Render every kind x locale x channel x variant with the long sample names; collect problems and SMS."""
+    """Render every kind x locale x channel x variant (x count) with the long accented sample names.
+
+    Collects problems and one SMS row per kind, locale, variant and count.
+    """
     report = CheckReport()
+    locales = tuple(locales)
     for kind in KINDS:
-        context = sample_context(kind)
-        for locale in locales:
-            for variant in VARIANTS:
-                for channel in CHANNELS:
-                    where = f"{kind} [{locale}, {channel}, {variant}]"
-                    try:
-                        message = render_message(kind, locale=locale, channel=channel, variant=variant,
-                                                 context=context)
-                    except TemplateRenderError as exc:
-                        report.problems.append(f"{where}: {exc.detail}")
-                        continue
-                    if message.locale != locale:
-                        report.problems.append(f"{where}: rendered in {message.locale}")
-                    if message.missing_translations:
-                        report.problems.append(f"{where}: fell back to en-GB for {len(message.missing_translations)}"
-                                               f" string(s), e.g. {message.missing_translations[0]!r}")
-                    if channel == "voice" and message.voice is not None and kind in KEYPAD_KINDS \
-                            and not message.voice.prompt:
-                        report.problems.append(f"{where}: keypad prompt missing")
-                    if channel == "sms" and message.encoding and message.segments is not None:
-                        budget = SMS_BUDGET[message.encoding]
-                        report.sms.append({"kind": kind, "locale": locale, "variant": variant,
-                                           "encoding": message.encoding, "segments": message.segments,
-                                           "characters": sms_segments(message.text).characters,
-                                           "budget": budget})
-                        if message.segments > budget:
-                            report.problems.append(f"{where}: {message.segments} segments in {message.encoding} "
-                                                   f"(budget {budget})")
+        for count, context in _sample_contexts(kind):
+            _check_kind(report, kind, count, context, locales)
     return report
+
+
+def _check_kind(report: CheckReport, kind: str, count: int | None, context: dict[str, Any],
+                locales: tuple[str, ...]) -> None:
+    for locale, variant, channel in itertools.product(locales, VARIANTS, CHANNELS):
+        where = f"{kind} [{locale}, {channel}, {variant}" + (f", count {count}]" if count else "]")
+        try:
+            message = render_message(kind, locale=locale, channel=channel, variant=variant, context=context)
+        except TemplateRenderError as exc:
+            report.problems.append(f"{where}: {exc.detail}")
+            continue
+        if message.locale != locale:
+            report.problems.append(f"{where}: rendered in {message.locale}")
+        if message.missing_translations:
+            report.problems.append(f"{where}: fell back to en-GB for {len(message.missing_translations)}"
+                                   f" string(s), e.g. {message.missing_translations[0]!r}")
+        if channel == "voice" and message.voice is not None and kind in KEYPAD_KINDS and not message.voice.prompt:
+            report.problems.append(f"{where}: keypad prompt missing")
+        if channel == "sms" and message.encoding and message.segments is not None:
+            budget = SMS_BUDGET[message.encoding]
+            report.sms.append({"kind": kind, "locale": locale, "variant": variant, "count": count,
+                               "encoding": message.encoding, "segments": message.segments,
+                               "characters": sms_segments(message.text).characters, "budget": budget})
+            if message.segments > budget:
+                report.problems.append(f"{where}: {message.segments} segments in {message.encoding} "
+                                       f"(budget {budget})")
 
 
 def check_templates(*, include_pot: bool = True) -> CheckReport:

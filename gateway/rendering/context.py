@@ -11,7 +11,8 @@ and per kind (``KIND_FIELDS``):
 
     absence_continuing   days_absent: int        school days absent so far, including today
     fresh_start          days_missed: int        days missed last half-term (one figure for the message)
-                         half_term_name: str     the new half-term, e.g. "Spring 1" (shown as written)
+                         half_term_name: str     the new half-term, e.g. "Spring 1" (translated when it is
+                                                 Autumn/Spring/Summer 1 or 2, otherwise shown as written)
                          start_date: date        its first day
     positive_attendance  improved_sessions: int  sessions (half-days) more attended than last half-term;
                                                  the message speaks of whole days (sessions // 2, at least 1)
@@ -115,19 +116,36 @@ def build_context(
 
 SAMPLE_SCHOOL = {"name": "St Mary's Church of England Primary School", "phone": "01632 960123",
                  "staff_name": "Mrs Oluwaseun Adeyemi-Clarke"}
-SAMPLE_RECIPIENT = {"title": "Ms", "forename": "Grace", "surname": "Fitzgerald-Okonkwo"}
-SAMPLE_PUPILS = [{"forename": "Amelia-Rose", "surname": "Fitzgerald-Okonkwo"},
-                 {"forename": "Yusuf", "surname": "Fitzgerald-Okonkwo"}]
+# Long, accented names as real families in English schools have them: the worst case for SMS length (an
+# accent outside GSM-7 turns a whole text into UCS-2) and for right-to-left layout (Latin runs).
+SAMPLE_RECIPIENT = {"title": "Mrs", "forename": "Małgorzata-Żaneta", "surname": "Wiśniewska-Kowalczyk"}
+SAMPLE_PUPILS = [{"forename": "Alexandra-Victoria", "surname": "Wiśniewska-Kowalczyk"},
+                 {"forename": "Maximilian-Jonathan", "surname": "Wiśniewska-Kowalczyk"}]
 SAMPLE_DATE = dt.date(2026, 11, 23)
 SAMPLE_KIND_VALUES: Mapping[str, Mapping[str, Any]] = {
     "absence_continuing": {"days_absent": 3},
     "fresh_start": {"days_missed": 7, "half_term_name": "Spring 1", "start_date": dt.date(2027, 1, 5)},
     "positive_attendance": {"improved_sessions": 8},
 }
+# The counts `templates check` tries in every counted kind: each plural form, and the longest numbers.
+SAMPLE_COUNTS = (1, 2, 5, 11, 22, 101)
+# The context field behind each counted kind's number, and how a count of days becomes that field.
+COUNTED_FIELDS: Mapping[str, tuple[str, int]] = {
+    "absence_continuing": ("days_absent", 1),
+    "fresh_start": ("days_missed", 1),
+    "positive_attendance": ("improved_sessions", 2),  # the message speaks of sessions // 2 days
+}
 
 
-def sample_context(kind: str, *, siblings: bool = True) -> dict[str, Any]:
-    """A realistic context for ``kind`` (long double-barrelled names; siblings unless told otherwise)."""
+def sample_context(kind: str, *, siblings: bool = True, count: int | None = None) -> dict[str, Any]:
+    """A realistic context for ``kind`` (long accented double-barrelled names; siblings unless told otherwise).
+
+    ``count`` sets the number a counted kind speaks of (days absent, days missed, days more attended).
+    """
     pupils = SAMPLE_PUPILS if siblings else SAMPLE_PUPILS[:1]
+    values = dict(SAMPLE_KIND_VALUES.get(kind, {}))
+    if count is not None and kind in COUNTED_FIELDS:
+        field, factor = COUNTED_FIELDS[kind]
+        values[field] = count * factor
     return build_context(kind, school=SAMPLE_SCHOOL, recipient=SAMPLE_RECIPIENT, pupils=pupils,
-                         date=SAMPLE_DATE, **SAMPLE_KIND_VALUES.get(kind, {}))
+                         date=SAMPLE_DATE, **values)

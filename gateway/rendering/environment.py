@@ -9,6 +9,7 @@ string that fell back to the en-GB source.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -72,15 +73,31 @@ class MessageTranslator:
 
     A translation whose placeholders do not match the source (a broken catalog entry) also falls back to
     the source text, so a parent still gets a whole message; ``gateway templates check`` reports it.
+
+    ``isolate`` (right-to-left locales) wraps every number placed into a message (the prepared text
+    values arrive already isolated: see ``gateway.rendering.bidi``).
     """
 
-    __slots__ = ("catalog", "missing")
+    __slots__ = ("catalog", "isolate", "missing")
 
-    def __init__(self, catalog: MessageCatalog) -> None:
+    def __init__(self, catalog: MessageCatalog, isolate: Callable[[Any], Any] | None = None) -> None:
         self.catalog = catalog
+        self.isolate = isolate
         self.missing: list[str] = []
 
+    def pgettext(self, context: str, message: str) -> str:
+        """``message`` in ``context`` from the catalog, or the source (recorded as missing)."""
+        translated = self.catalog.pgettext(context, message)
+        if translated is None:
+            if not self.catalog.is_source:
+                self.missing.append(message)
+            return message
+        return translated
+
     def _format(self, eval_ctx: EvalContext, text: str, source: str, variables: dict[str, Any]) -> str:
+        if self.isolate is not None:
+            variables = {name: self.isolate(value) if isinstance(value, int) else value
+                         for name, value in variables.items()}
         # Catalog text is ours (reviewed like code); Markup makes ``%`` escape the *values* in HTML.
         template: str = Markup(text) if eval_ctx.autoescape else text  # noqa: S704
         try:

@@ -6,7 +6,9 @@ variant for parents with literacy needs: short sentences, common words). Each fo
 ``layout/email_base.html``, and the keypad prompt of absence calls is ``layout/keypad.txt``.
 
 Templates see only prepared values (see ``_template_values``): names already joined in the locale's
-way ("Amira and Yusuf", "Amira i Yusuf"), dates already formatted by Babel, counts for plurals.
+way ("Amira and Yusuf", "Amira i Yusuf"), dates already formatted by Babel with the catalog's own pattern
+(``dates.py``), half-term names translated, counts for plurals. In Arabic and Urdu every text starts with a
+right-to-left mark and every inserted value is isolated (``bidi.py``); segments are counted on that text.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
-from babel.dates import format_date, format_skeleton
 from babel.lists import format_list
 from jinja2 import TemplateNotFound, UndefinedError
+from markupsafe import Markup
 
 from gateway.errors import GatewayError
 
+from .bidi import Isolate, isolate_html, isolate_text, join_with_arabic_and, open_right_to_left
 from .catalogs import load_catalog
 from .context import KIND_FIELDS, KINDS, ContextError
+from .dates import ABSENCE_DAY, START_DAY, START_DAY_SMS, format_day, half_term_msgid
 from .environment import MessageTranslator, get_template
-from .locales import babel_locale, resolve_locale, text_direction
+from .locales import RIGHT_TO_LEFT, babel_locale, resolve_locale, text_direction
 from .sms import Encoding, normalise_sms_text, sms_segments
 from .voice import VoiceSpec, voice_for_locale, with_prompt
 
@@ -67,16 +71,12 @@ class RenderedMessage:
     missing_translations: tuple[str, ...] = ()
 
 
-@lru_cache(maxsize=1024)
-def _format_day(day: date, locale: str, short: bool) -> str:
-    where = babel_locale(locale)
-    # SMS: abbreviated weekday and month in the locale's order ("Mon 23 Nov", "pon., 23 lis").
-    return format_skeleton("MMMEd", day, locale=where) if short else format_date(day, "full", locale=where)
-
-
 @lru_cache(maxsize=8192)
 def _join_names(names: tuple[str, ...], locale: str) -> str:
-    return format_list(list(names), locale=babel_locale(locale))
+    def join(items: list[str]) -> str:
+        return format_list(items, locale=babel_locale(locale))
+
+    return join_with_arabic_and(names, join) if locale == "ar" else join(list(names))
 
 
 @lru_cache(maxsize=1024)
@@ -118,7 +118,13 @@ def _count_field(context: Mapping[str, Any], kind: str, path: str) -> int:
     return value
 
 
-def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[str, Any]) -> dict[str, Any]:
+# Prepared values placed into sentences: isolated as a whole in right-to-left locales ("children" is
+# isolated name by name before it is joined, so the conjunction stays in the message's own direction).
+_INSERTED = ("school", "staff", "phone", "recipient", "day", "start", "half_term")
+
+
+def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[str, Any],
+                     translator: MessageTranslator, isolate: Isolate | None) -> dict[str, Any]:
     pupils = _field(context, kind, "pupils")
     if not pupils:
         raise ContextError(kind, "pupils", "at least one pupil is needed")
@@ -131,25 +137,35 @@ def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[
     recipient = _field(context, kind, "recipient")
     day = _day_field(context, kind, "date")
     phone = str(_field(context, kind, "school.phone"))
+    sms = channel == "sms"
     values: dict[str, Any] = {
         "school": _field(context, kind, "school.name"),
         "staff": _field(context, kind, "school.staff_name"),
         "phone": _spoken_phone(phone) if channel == "voice" else phone,
-        "children": _join_names(names, locale),
         "recipient": f"{_field(recipient, kind, 'forename')} {_field(recipient, kind, 'surname')}",
-        "day": _format_day(day, locale, channel == "sms"),
-        "lang": locale,
-        "direction": text_direction(locale),
+        "day": format_day(day, translator.pgettext(*ABSENCE_DAY), locale),
     }
     fields = KIND_FIELDS.get(kind, {})
     if "days_absent" in fields:
         values["count"] = _count_field(context, kind, "days_absent")
     elif "days_missed" in fields:
         values["count"] = _count_field(context, kind, "days_missed")
-        values["start"] = _format_day(_day_field(context, kind, "start_date"), locale, channel == "sms")
-        values["half_term"] = _field(context, kind, "half_term_name")
+        start = _day_field(context, kind, "start_date")
+        values["start"] = format_day(start, translator.pgettext(*(START_DAY_SMS if sms else START_DAY)), locale)
+        half_term = str(_field(context, kind, "half_term_name"))
+        known = half_term_msgid(half_term)
+        values["half_term"] = translator.pgettext(*known) if known else half_term
     elif "improved_sessions" in fields:
         values["count"] = max(1, _count_field(context, kind, "improved_sessions") // 2)
+    if isolate is not None:
+        names = tuple(isolate(name) for name in names)
+        values.update({key: isolate(values[key]) for key in _INSERTED if key in values})
+    joined = _join_names(names, locale)
+    # In HTML each name is already escaped inside <bdi>; the list pattern between them is CLDR text.
+    values["children"] = Markup(joined) if isolate is isolate_html else joined  # noqa: S704
+    values["pupil_count"] = len(names)  # plural by the number of children: agreement in pl and others
+    values["lang"] = locale
+    values["direction"] = text_direction(locale)
     return values
 
 
@@ -183,28 +199,42 @@ def render_message(
         raise TemplateRenderError(kind, resolved, channel, f"unknown channel {channel!r} or variant {variant!r}")
     folder = kind if variant == "standard" else f"{kind}/plain"
     translator = MessageTranslator(load_catalog(resolved))
+    rtl = resolved in RIGHT_TO_LEFT
+    text_isolate: Isolate | None = isolate_text if rtl else None
+
+    def opened(text: str) -> str:
+        return open_right_to_left(text) if rtl else text
+
+    def done(**parts: Any) -> RenderedMessage:
+        return RenderedMessage(kind, resolved, channel, variant, missing_translations=tuple(
+            dict.fromkeys(translator.missing)), **parts)
+
     try:
-        values = _template_values(kind, resolved, channel, context)
+        values = _template_values(kind, resolved, channel, context, translator, text_isolate)
         values["gettext"], values["ngettext"] = translator.gettext, translator.ngettext
+        translator.isolate = text_isolate
         if channel == "sms":
-            text = normalise_sms_text(_one_line(get_template(f"{folder}/sms.txt").render(values)))
+            text = opened(normalise_sms_text(_one_line(get_template(f"{folder}/sms.txt").render(values))))
             info = sms_segments(text)
-            return RenderedMessage(kind, resolved, channel, variant, text, segments=info.segments,
-                                   encoding=info.encoding,
-                                   missing_translations=tuple(dict.fromkeys(translator.missing)))
+            return done(text=text, segments=info.segments, encoding=info.encoding)
         if channel == "voice":
-            text = _one_line(get_template(f"{folder}/voice.txt").render(values))
+            text = opened(_one_line(get_template(f"{folder}/voice.txt").render(values)))
             spec = voice_for_locale(resolved)
             if spec is not None and kind in KEYPAD_KINDS:
-                spec = with_prompt(spec, _one_line(get_template("layout/keypad.txt").render(values)))
-            return RenderedMessage(kind, resolved, channel, variant, text, voice=spec,
-                                   missing_translations=tuple(dict.fromkeys(translator.missing)))
-        subject = _one_line(get_template(f"{folder}/email_subject.txt").render(values))
+                spec = with_prompt(spec, opened(_one_line(get_template("layout/keypad.txt").render(values))))
+            return done(text=text, voice=spec)
+        subject = opened(_one_line(get_template(f"{folder}/email_subject.txt").render(values)))
         values["subject"] = subject
         body = _paragraphs(get_template(f"{folder}/email_body.txt").render(values))
-        html = get_template(f"{folder}/email_body.html").render(values)
-        return RenderedMessage(kind, resolved, channel, variant, body, subject=subject, html=html,
-                               missing_translations=tuple(dict.fromkeys(translator.missing)))
+        if rtl:
+            body = "\n".join(opened(line) if line else line for line in body.split("\n"))
+            html_values = _template_values(kind, resolved, channel, context, translator, isolate_html)
+            html_values.update(gettext=translator.gettext, ngettext=translator.ngettext, subject=subject)
+            translator.isolate = isolate_html
+        else:
+            html_values = values
+        html = get_template(f"{folder}/email_body.html").render(html_values)
+        return done(text=body, subject=subject, html=html)
     except ContextError as exc:
         raise TemplateRenderError(kind, resolved, channel, f"context field {exc.field!r}: {exc.problem}") from exc
     except UndefinedError as exc:

@@ -72,6 +72,7 @@ def plan_absence(
     passed_over: dict[int, list[int]] = defaultdict(list)  # audience adults skipped (restricted/unreachable)
     linked: dict[int, list[int]] = defaultdict(list)  # every adult linked to a concerned pupil
     stand_ins: set[int] = set()  # adults contacted because a higher-priority carer was passed over
+    carers_at_home: set[int] = set()  # in the audience as an adult who lives with and cares for the pupil
     blocked_cache: dict[int, tuple[str, str] | None] = {}
     for pupil_id in concerned:
         links = [link for link in households.links_of_pupil(pupil_id) if link.adult_id in households.adults]
@@ -94,8 +95,12 @@ def plan_absence(
         else:
             wants_responsibility = ladder_step.audience == "parental_responsibility"
             for link in links:
-                if link.parental_responsibility == wants_responsibility:
+                # "Any adult who lives with and takes care of the child" joins those with parental
+                # responsibility (unless the DSL said otherwise), and so is not an emergency contact too.
+                if (link.parental_responsibility or link.carer_at_home) == wants_responsibility:
                     audience[link.adult_id].append(pupil_id)
+                    if link.carer_at_home and not link.parental_responsibility:
+                        carers_at_home.add(link.adult_id)
 
     deliveries: list[Delivery] = []
     suppressed: list[Suppression] = []
@@ -127,7 +132,8 @@ def plan_absence(
             continue
         kind = _message_kind(ladder, ladder_step, [p.id for p in pupils], continuing_pupil_ids)
         deliveries.append(build_delivery(households, adult, pupils, choice, send_at=send_at, message_kind=kind,
-                                         extra_why=[_audience_note(ladder_step, adult_id in stand_ins)]))
+                                         extra_why=[_audience_note(ladder_step, adult_id in stand_ins,
+                                                                   adult_id in carers_at_home)]))
     reached = {pid for delivery in deliveries for pid in delivery.pupil_ids}
     unreached = tuple(sorted(households.pupils[pid].upn for pid in concerned if pid not in reached))
     ordered_deliveries, ordered_suppressed = sort_entries(deliveries, suppressed)
@@ -142,11 +148,11 @@ def _message_kind(
     return step.kind
 
 
-def _audience_note(step: LadderStep, stand_in: bool) -> str:
+def _audience_note(step: LadderStep, stand_in: bool, carer_at_home: bool = False) -> str:
     if step.audience == "primary":
         return "first contactable adult with parental responsibility" if stand_in else "primary carer"
     if step.audience == "parental_responsibility":
-        return "has parental responsibility"
+        return "lives with and cares for the pupil" if carer_at_home else "has parental responsibility"
     return "emergency contact"
 
 

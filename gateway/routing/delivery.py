@@ -8,6 +8,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from gateway.routing.facts import AdultFacts, Households, PupilFacts
+from gateway.routing.language import wanted_language
 from gateway.routing.plan import Delivery, Suppression
 from gateway.routing.reach import ChannelChoice
 
@@ -19,12 +20,7 @@ _SUPPRESSION_ORDER = attrgetter("contact_name", "adult_id")
 
 def wanted_locale(adult: AdultFacts, pupils: Sequence[PupilFacts]) -> str | None:
     """The adult's own language, else the first of their pupils' home languages, else None (en-GB)."""
-    if adult.language:
-        return adult.language
-    for pupil in pupils:
-        if pupil.home_language:
-            return pupil.home_language
-    return None
+    return wanted_language(adult, pupils)[0]
 
 
 def relationship_to(households: Households, adult_id: int, pupil_ids: Iterable[int]) -> str:

@@ -32,6 +32,10 @@ class ContactPointFacts:
     position: int = 0
     opted_out: bool = False  # the adult texted STOP from this number
     permanently_failed: bool = False  # a hard bounce or permanent SMS/voice failure is on record
+    # Why this address may not be used although its adult may be contacted: the same number or e-mail is held
+    # by an adult who may not be contacted ("restricted" / "awaiting_dsl_approval"); None when it is free.
+    # A restriction binds the address, not only the adult row (a barred father's mobile on the mother's record).
+    blocked_by_restriction: str | None = None
 
     @property
     def is_phone(self) -> bool:
@@ -70,6 +74,9 @@ class LinkFacts:
     lives_with_pupil: bool | None = None
     restriction: str = RESTRICTION_NONE
     dsl_approved: bool = False  # the DSL has recorded approval for this link (dsl_approved_at set)
+    # Lives with the pupil and cares for them (gateway.relationships.cares_at_home), and the DSL has not said
+    # otherwise: in the audience of the parental-responsibility steps and routine messages.
+    carer_at_home: bool = False
 
 
 @dataclass(frozen=True, slots=True)

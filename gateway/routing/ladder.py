@@ -45,6 +45,8 @@ class EscalationLadder:
     steps: tuple[LadderStep, ...]
     continuing_kind: str = "absence_continuing"
     routine_window: tuple[time, time] = (time(8, 0), time(19, 0))
+    # When the gateway starts the day's follow-up on its own if nobody in the office has (None: "off", never).
+    auto_start: time | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> EscalationLadder:
@@ -80,6 +82,15 @@ class EscalationLadder:
         latest = clock_time(data, "latest", "top level", "20:00")
         if earliest >= latest:
             problems.append(Problem(source, "top level", "earliest", "must be before latest"))
+        auto_start: time | None = None
+        raw_auto = data.get("auto_start", "off")
+        if raw_auto != "off":
+            auto_start = _parse_hhmm(raw_auto)
+            if auto_start is None:
+                problems.append(Problem(source, "top level", "auto_start",
+                                        f"{raw_auto!r} is not a time of day HH:MM or \"off\""))
+            elif auto_start < registers_close:
+                problems.append(Problem(source, "top level", "auto_start", "must not be before registers_close"))
         continuing_kind = data.get("continuing_kind", "absence_continuing")
         if not isinstance(continuing_kind, str) or not continuing_kind:
             problems.append(Problem(source, "top level", "continuing_kind", "must be a template kind name"))
@@ -98,7 +109,7 @@ class EscalationLadder:
         steps = _parse_steps(data.get("step"), source, problems)
         if problems:
             raise InputError(problems)
-        return cls(registers_close, earliest, latest, tuple(steps), continuing_kind, window)
+        return cls(registers_close, earliest, latest, tuple(steps), continuing_kind, window, auto_start)
 
     @classmethod
     def packaged(cls) -> EscalationLadder:

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from gateway.errors import NotFoundError
 from gateway.models import Adult, AttendanceMark, ContactPoint, HalfTerm, InsetDay, Pupil, PupilContact
 from gateway.models.attendance import AUTHORISED_ABSENCE, NOT_POSSIBLE, UNAUTHORISED_ABSENCE, UNEXPLAINED
+from gateway.relationships import cares_at_home
 from gateway.routing.facts import AdultFacts, ContactPointFacts, Households, LinkFacts, PupilFacts
 from gateway.routing.fresh_start import AttendanceSummary, HalfTermFacts
+from gateway.safeguarding import address_key, blocked_addresses
 
 # Stay well under every backend's bound-parameter limit (SQLite's is 32,766) for IN (...) lists.
 _CHUNK = 5_000
@@ -178,13 +180,15 @@ class _FactBuilder:
         return adults
 
     def link(self, row: Any, pupils: Mapping[int, PupilFacts], adults: Mapping[int, AdultFacts]) -> LinkFacts:
-        pupil_id, adult_id, relationship, priority, responsibility, lives_with, restriction, approved = row
+        pupil_id, adult_id, relationship, priority, responsibility, lives_with, restriction, approved, carer_ok = row
         # The pupil's and adult's own id objects, not a fresh int per link row.
         pupil = pupils.get(pupil_id)
         adult = adults.get(adult_id)
+        code = _intern(relationship) or "NOT"
         return LinkFacts(pupil.id if pupil else pupil_id, adult.id if adult else adult_id,
-                         _intern(relationship) or "NOT", priority, bool(responsibility), lives_with,
-                         _intern(restriction) or "none", bool(approved))
+                         code, priority, bool(responsibility), lives_with,
+                         _intern(restriction) or "none", bool(approved),
+                         cares_at_home(code, lives_with, carer_ok is not False))
 
     def _time(self, value: time | None) -> time | None:
         return None if value is None else self._times.setdefault(value, value)
@@ -204,7 +208,8 @@ def _pupil_query() -> AnySelect:
 def _link_query() -> AnySelect:
     return select(PupilContact.pupil_id, PupilContact.adult_id, PupilContact.relationship_code,
                   PupilContact.priority, PupilContact.parental_responsibility, PupilContact.lives_with_pupil,
-                  _as_text(PupilContact.restriction), PupilContact.dsl_approved_at.is_not(None))
+                  _as_text(PupilContact.restriction), PupilContact.dsl_approved_at.is_not(None),
+                  PupilContact.household_carer_in_audience)
 
 
 def _adult_query() -> AnySelect:
@@ -222,11 +227,15 @@ def _contact_points(
         query = query.where(point_filter)
     queries = [query] if adult_ids is None else [
         query.where(ContactPoint.adult_id.in_(chunk)) for chunk in _chunks(adult_ids)]
+    # Every address held by an adult who may not be contacted (few: one query), so that the same number or
+    # e-mail on anyone else's record is marked unusable too.
+    blocked = blocked_addresses(session)
     by_adult: dict[int, list[ContactPointFacts]] = defaultdict(list)
     for q in queries:
         for point_id, adult_id, kind, value, sms_capable, position, opted_out, failed in _stream(session, q):
             by_adult[adult_id].append(ContactPointFacts(point_id, _intern(kind) or "", value, bool(sms_capable),
-                                                        position, bool(opted_out), bool(failed)))
+                                                        position, bool(opted_out), bool(failed),
+                                                        blocked.get(address_key(value)) if blocked else None))
     return by_adult
 
 

@@ -4,7 +4,8 @@ The adult's preference order comes first; channels they did not list are kept as
 landline-only grandmother who only listed ``sms`` still gets a call). A channel is usable only when it can
 work: SMS needs an SMS-capable number that has not failed permanently and an adult who has not texted
 STOP; e-mail needs an address that has not bounced; voice needs any phone and is demoted behind a text
-channel when text-to-speech cannot speak the adult's language.
+channel when text-to-speech cannot speak the adult's language. No address held by an adult who may not be
+contacted is ever used, whoever's record it is on (a restriction binds the address, not only the adult).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 
 from gateway.routing.capabilities import LocaleCapabilities, primary_subtag
 from gateway.routing.facts import AdultFacts, ContactPointFacts
+from gateway.routing.language import spoken_language, variant_for
 from gateway.routing.plan import NO_USABLE_CONTACT, OPTED_OUT
 
 CHANNELS = ("sms", "email", "voice")
+# Why a channel is unusable when its only addresses are held by an adult who may not be contacted.
+SHARED_WITH_RESTRICTED_DETAIL = "address shared with a restricted adult"
 _POINT_NAMES = {"mobile": "mobile", "landline": "landline", "work": "work phone", "email": "e-mail address"}
 
 
@@ -52,7 +56,8 @@ def usable_points(adult: AdultFacts, *, same_day: bool) -> tuple[dict[str, Conta
     An adult who texted STOP gets no more SMS at all; for routine messages they get nothing (STOP means
     "stop sending me messages"), but a same-day absence still reaches them by voice or e-mail.
     """
-    points = sorted(adult.contact_points, key=lambda p: (p.position, p.id))
+    # A Minicom textphone (kind "minicom") is never called or texted: staff see it, routing never uses it.
+    points = sorted((p for p in adult.contact_points if p.kind != "minicom"), key=lambda p: (p.position, p.id))
     opted_out = is_opted_out(adult)
     usable: dict[str, ContactPointFacts] = {}
     unusable: dict[str, str] = {}
@@ -61,11 +66,16 @@ def usable_points(adult: AdultFacts, *, same_day: bool) -> tuple[dict[str, Conta
             unusable[channel] = "texted STOP: no routine messages"
         return usable, unusable
 
+    # An address also held by an adult who may not be contacted is never used, whoever's record it is on.
+    shared = [p for p in points if p.blocked_by_restriction is not None]
+    points = [p for p in points if p.blocked_by_restriction is None]
+
     sms = [p for p in points if p.sms_capable and p.is_phone]
     if opted_out:
         unusable["sms"] = "texted STOP"
     elif not sms:
-        unusable["sms"] = "no SMS-capable mobile"
+        unusable["sms"] = (SHARED_WITH_RESTRICTED_DETAIL if any(p.sms_capable and p.is_phone for p in shared)
+                           else "no SMS-capable mobile")
     else:
         working = [p for p in sms if not p.permanently_failed]
         if working:
@@ -77,16 +87,22 @@ def usable_points(adult: AdultFacts, *, same_day: bool) -> tuple[dict[str, Conta
     working_email = [p for p in emails if not p.permanently_failed]
     if working_email:
         usable["email"] = working_email[0]
+    elif emails:
+        unusable["email"] = "e-mail bounced"
     else:
-        unusable["email"] = "e-mail bounced" if emails else "no e-mail address"
+        unusable["email"] = (SHARED_WITH_RESTRICTED_DETAIL if any(p.kind == "email" for p in shared)
+                             else "no e-mail address")
 
     phones = [p for p in points if p.is_phone]
     # A call prefers a mobile (carried all day) over a landline or work phone, then the school's order.
     working_phones = sorted((p for p in phones if not p.permanently_failed), key=lambda p: p.kind != "mobile")
     if working_phones:
         usable["voice"] = working_phones[0]
+    elif phones:
+        unusable["voice"] = "phone failed permanently"
     else:
-        unusable["voice"] = "phone failed permanently" if phones else "no phone number"
+        unusable["voice"] = (SHARED_WITH_RESTRICTED_DETAIL if any(p.is_phone for p in shared)
+                             else "no phone number")
     return usable, unusable
 
 
@@ -136,7 +152,7 @@ def choose_channel(
     locale, locale_note = capabilities.resolve(wanted_locale)
     wanted = wanted_locale or capabilities.default_locale
     writes_their_language = primary_subtag(locale) == primary_subtag(wanted)
-    speaks_their_language = writes_their_language and capabilities.has_voice(locale)
+    speaks_their_language = not spoken_language(wanted_locale, capabilities).needs_interpreter
     # A text in their own language beats a call in English; without templates in their language either,
     # their preference stands (and a call is flagged for an interpreter below).
     if candidates[0] == "voice" and not speaks_their_language and writes_their_language and len(candidates) > 1:
@@ -145,9 +161,9 @@ def choose_channel(
     chosen = candidates[0]
     if chosen in already and any(c not in already for c in candidates):
         notes.append(f"{chosen} again")
-    needs_interpreter = False
-    if chosen == "voice" and not speaks_their_language:
-        needs_interpreter = True
+    language = spoken_language(wanted_locale, capabilities) if chosen == "voice" else None
+    needs_interpreter = language is not None and language.needs_interpreter
+    if needs_interpreter:
         notes.append(f"no {wanted} voice and no other channel: the call speaks {capabilities.default_locale}; "
                      "staff flagged to call with an interpreter")
         locale, locale_note = capabilities.default_locale, None
@@ -160,9 +176,8 @@ def choose_channel(
         why.append(f"{chosen} is not in their preferences, none of which can work")
     if locale_note:
         why.append(locale_note)
-    variant = "standard"
-    if adult.literacy == "plain" or (adult.literacy == "voice" and chosen != "voice"):
-        variant = "plain"
+    variant = variant_for(adult, chosen)
+    if variant == "plain":
         why.append("plain-language variant")
     fallbacks = tuple(c for c in candidates[1:] if c != chosen)
     return ChannelChoice(chosen, point, locale, variant, "; ".join(why), fallbacks, needs_interpreter)

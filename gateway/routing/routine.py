@@ -25,7 +25,15 @@ from gateway.routing.delivery import (
 )
 from gateway.routing.facts import Households, LinkFacts, PupilFacts
 from gateway.routing.ladder import EscalationLadder, local_instant
-from gateway.routing.plan import FREQUENCY_CAP, NOT_IN_AUDIENCE, OUTSIDE_HOURS, Delivery, Plan, Suppression
+from gateway.routing.plan import (
+    FREQUENCY_CAP,
+    NO_USABLE_CONTACT,
+    NOT_IN_AUDIENCE,
+    OUTSIDE_HOURS,
+    Delivery,
+    Plan,
+    Suppression,
+)
 from gateway.routing.reach import Unreachable, choose_channel
 from gateway.routing.timing import routine_send_at, routine_window
 
@@ -79,7 +87,9 @@ def plan_routine(
         if forbidden is not None:
             suppressed.append(suppression(adult, _pupils_of(households, links), forbidden))
             continue
-        responsible = ordered_pupils(households, (link.pupil_id for link in links if link.parental_responsibility))
+        # Parental responsibility, or living with and caring for the child (unless the DSL said otherwise).
+        responsible = ordered_pupils(households, (link.pupil_id for link in links
+                                                  if link.parental_responsibility or link.carer_at_home))
         if not responsible:
             suppressed.append(suppression(adult, _pupils_of(households, links), NOT_IN_AUDIENCE,
                                           "no parental responsibility"))
@@ -97,6 +107,10 @@ def plan_routine(
                                 same_day=False)
         if isinstance(choice, Unreachable):
             suppressed.append(suppression(adult, concerned, choice.reason, choice.detail))
+            continue
+        if choice.needs_interpreter:  # a routine call in a language they may not speak helps nobody
+            suppressed.append(suppression(adult, concerned, NO_USABLE_CONTACT,
+                                          f"only a call, and no voice speaks their language ({choice.why})"))
             continue
         window = routine_window(adult, ladder)
         if window is None:

@@ -4,13 +4,22 @@
 * Per client address (:class:`AttemptLimiter`, here): at most ``IP_MAX_FAILURES`` failed attempts in a
   sliding ``IP_WINDOW_SECONDS`` window, whatever the usernames, so one machine cannot lock out (or guess
   across) the whole staff list. In-process memory is enough: one web process serves a school.
+
+The client address is the connection's peer, unless that peer is a reverse proxy named in
+``GATEWAY_TRUSTED_PROXIES``: then the nearest address in ``X-Forwarded-For`` that is not itself a trusted
+proxy (anyone can write that header, so it is believed only from those proxies; see :func:`client_address`).
+
+Signing in and out each start a new server-side session (``gateway.web.sessions.renew_session``): a cookie
+captured before either no longer works.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -20,7 +29,8 @@ from starlette.responses import Response
 
 from gateway import clock
 from gateway.staff import SignInOutcome, record_audit, verify_sign_in
-from gateway.web.deps import DbSession, password_fingerprint, rotate_csrf_token, verify_csrf
+from gateway.web.deps import DbSession, app_settings, password_fingerprint, rotate_csrf_token, verify_csrf
+from gateway.web.sessions import renew_session
 from gateway.web.templating import flash, render
 
 IP_MAX_FAILURES = 20
@@ -70,8 +80,36 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, proxies: Sequence[IPNetwork]) -> str:
+    """The address a request came from: ``peer``, or, when ``peer`` is a trusted proxy, the right-most entry
+    of ``X-Forwarded-For`` that is not a trusted proxy (entries to its left were written by the client and
+    prove nothing)."""
+    address = peer or "unknown"
+    if not forwarded_for or not _trusted(address, proxies):
+        return address
+    for hop in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
+        address = hop
+        if not _trusted(hop, proxies):
+            break
+    return address
+
+
 def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The throttling key: the real client address (see :func:`client_address`)."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"),
+                          app_settings(request).trusted_proxy_networks)
 
 
 @router.get("/login")
@@ -107,8 +145,8 @@ def login_submit(
     staff = result.staff
     record_audit(db, staff, "sign_in", "staff_user", staff.id)
     limiter.reset(key)
-    # A new session on sign-in: nothing set before it (a planted cookie) carries over.
-    request.session.clear()
+    # A new session (new token, old one revoked) on sign-in: nothing set before it (a planted cookie) carries over.
+    renew_session(request)
     request.session["staff_id"] = staff.id
     request.session["pw"] = password_fingerprint(staff)
     rotate_csrf_token(request)
@@ -118,7 +156,7 @@ def login_submit(
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
 def logout(request: Request) -> Response:
-    """Forget this browser's session."""
-    request.session.clear()
+    """End this browser's session for good (its token is revoked in the database)."""
+    renew_session(request)
     rotate_csrf_token(request)
     return RedirectResponse("/login", status_code=303)

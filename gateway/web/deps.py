@@ -1,7 +1,8 @@
 """Request dependencies shared by every staff page: the database session, the signed-in staff member,
 role checks and CSRF protection.
 
-CSRF: each browser session holds one random token (``session["csrf"]``). Every state-changing request to a
+CSRF: each browser session (kept in the database, see ``gateway.web.sessions``; a visitor shown the sign-in
+form has one too) holds one random token (``session["csrf"]``). Every state-changing request to a
 staff route must echo it, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header (htmx sends the
 header). The Twilio webhooks are exempt because Twilio signs them; they live on their own router.
 """
@@ -24,6 +25,7 @@ from gateway.db import get_engine, session_scope
 from gateway.models import StaffRole, StaffUser
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: a bigger one names no row
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -61,13 +63,29 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": committed before the response starts, so the session middleware's own write (SQLite has
+# one writer) never waits for a transaction that would only end after the response.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 _Row = TypeVar("_Row")
+
+
+def id_in_range(ident: int) -> bool:
+    """True when ``ident`` can be a row id (positive and within the database's integer range)."""
+    return 0 < ident <= MAX_ROW_ID
+
+
+def path_ids_in_range(request: Request) -> None:
+    """404 for a path whose numeric id could name no row (``/families/99999999999999999999``): PostgreSQL
+    would refuse the query with an error (a 500) instead of finding nothing."""
+    for value in request.path_params.values():
+        text = str(value)
+        if text.isascii() and text.isdigit() and not id_in_range(int(text)):
+            raise HTTPException(status_code=404, detail="Not found.")
 
 
 def get_or_404(db: Session, model: type[_Row], ident: int, what: str) -> _Row:
     """The ``model`` row with id ``ident``, or a 404 saying "No such <what>."."""
-    row = db.get(model, ident)
+    row = db.get(model, ident) if id_in_range(ident) else None
     if row is None:
         raise HTTPException(status_code=404, detail=f"No such {what}.")
     return row
@@ -106,7 +124,7 @@ async def verify_csrf(request: Request) -> None:
 
 
 def password_fingerprint(staff: StaffUser) -> str:
-    """A short digest of the password hash, kept in the session (never the hash itself: cookies are readable)."""
+    """A short digest of the password hash, kept in the session row (a password change signs browsers out)."""
     return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
 
 
@@ -138,5 +156,6 @@ def require_role(*roles: StaffRole) -> Callable[[StaffUser], StaffUser]:
     return check
 
 
-# Staff routers use these: login first, then the CSRF check for anything that changes data.
-STAFF_DEPENDENCIES = [Depends(current_staff), Depends(verify_csrf)]
+# Staff routers use these: login first, then the CSRF check for anything that changes data, then no id
+# beyond the database's range.
+STAFF_DEPENDENCIES = [Depends(current_staff), Depends(verify_csrf), Depends(path_ids_in_range)]

@@ -76,7 +76,8 @@ def _start_smtp_sandbox(settings: Settings) -> Any:
 
 
 @contextmanager
-def background_services(settings: Settings, *, with_worker: bool, worker_threads: int = 8) -> Iterator[Background]:
+def background_services(settings: Settings, *, with_worker: bool,
+                        worker_threads: int | None = None) -> Iterator[Background]:
     """Start the sandboxes (sandbox mode) and, with ``with_worker``, the worker and scheduler; stop on exit."""
     background = Background()
     with ExitStack() as stack:
@@ -96,16 +97,24 @@ def background_services(settings: Settings, *, with_worker: bool, worker_threads
             thread, stop = start_in_thread()
             stack.callback(thread.join, 10)
             stack.callback(stop.set)
-            log.info("worker and scheduler started in-process", extra={"threads": worker_threads})
+            log.info("worker and scheduler started in-process", extra={"threads": worker.worker_threads})
         yield background
 
 
-def build_server(app: Any, host: str, port: int) -> Any:
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings: ``X-Forwarded-For``/``-Proto`` are believed only from GATEWAY_TRUSTED_PROXIES,
+    and with none set not at all (uvicorn would otherwise trust 127.0.0.1, or FORWARDED_ALLOW_IPS)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
+def build_server(app: Any, host: str, port: int, settings: Settings | None = None) -> Any:
     """A uvicorn server for ``app`` (no access log: URLs may carry ids, and the log stays small)."""
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            proxy_headers=True, forwarded_allow_ips="127.0.0.1", timeout_keep_alive=30)
+                            timeout_keep_alive=30, **proxy_options(settings or get_settings()))
     return uvicorn.Server(config)
 
 
@@ -122,12 +131,13 @@ def serve_processes(host: str, port: int, workers: int, announce: Any = print) -
     import uvicorn
 
     settings = prepare_sandbox_environment(host, port)
+    settings.check_sandbox_exposure()
     os.environ["GATEWAY_LOCAL_URL"] = local_address(host, port)
     announce(f"Parent gateway on {local_address(host, port)}/ ({workers} processes"
              + (", sandbox channels" if settings.sandbox else "") + ")")
     uvicorn.run("gateway.web.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, lifespan="off", proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1", timeout_keep_alive=30)
+                log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30,
+                **proxy_options(settings))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, with_worker: bool = False, workers: int = 1,
@@ -142,9 +152,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, with_worker: bool = Fals
         serve_processes(host, port, workers, announce)
         return
     settings = prepare_sandbox_environment(host, port)
+    settings.check_sandbox_exposure()  # before starting anything
     with background_services(settings, with_worker=with_worker) as background:
         app = create_app(settings, mailbox=background.mailbox, local_url=local_address(host, port))
-        server = build_server(app, host, port)
+        server = build_server(app, host, port, settings)
         announce(f"Parent gateway on {local_address(host, port)}/"
                  + (" (sandbox channels)" if settings.sandbox else "")
                  + (" with the worker and scheduler in this process" if with_worker else ""))

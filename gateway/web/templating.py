@@ -3,6 +3,7 @@ needs: the signed-in staff member, the CSRF token, the navigation for their role
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,10 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from gateway.config import SANDBOX_BANNER
 from gateway.models import StaffRole
+from gateway.relationships import cares_at_home, relationship_label
+from gateway.web import labels
 from gateway.web.deps import CSRF_FIELD, SignedInStaff, csrf_token
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -30,8 +34,12 @@ class NavItem:
 NAVIGATION = (
     NavItem("/", "Today"),
     NavItem("/inbox", "Inbox"),
+    NavItem("/dsl/messages", "DSL messages", frozenset({StaffRole.DSL})),
+    NavItem("/dsl/approvals", "Awaiting approval", frozenset({StaffRole.DSL})),
     NavItem("/families", "Families"),
+    NavItem("/contacts/problems", "Contacts to fix"),
     NavItem("/milestones", "Milestones"),
+    NavItem("/reports", "Reports", frozenset({StaffRole.ATTENDANCE_LEAD, StaffRole.DSL, StaffRole.ADMIN})),
     NavItem("/templates", "Templates"),
     NavItem("/settings", "Settings", frozenset({StaffRole.ADMIN})),
     NavItem("/audit", "Audit log", frozenset({StaffRole.ADMIN, StaffRole.DSL})),
@@ -56,14 +64,27 @@ def _local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
     return value.astimezone(get_settings().tz).strftime(fmt)
 
 
+def _short_hash(value: object) -> str:
+    """A short digest of rendered text: Today's rows carry it so the refresh script swaps only what changed."""
+    return hashlib.blake2s(str(value).encode(), digest_size=8).hexdigest()
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["local_time"] = _local_time
+templates.env.filters["relationship_label"] = relationship_label  # staff see "Step Father", never "STF"
+templates.env.globals["cares_at_home"] = cares_at_home
+templates.env.filters["language_name"] = labels.language_name  # "Somali", never "so"
+templates.env.filters["delivery_state"] = labels.delivery_state  # "with the phone company", "failed: not a mobile"
+templates.env.filters["channel_name"] = labels.channel_name
+templates.env.filters["register_code"] = labels.register_code
+templates.env.filters["short_hash"] = _short_hash
 templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
 templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
 
 
 def flash(request: Request, message: str, kind: str = "info") -> None:
-    """Queue a notice for the next page shown to this browser (after a redirect)."""
+    """Queue a notice for the next page shown to this browser (after a redirect). Notices live in the
+    server-side session row, never in the cookie, so they may name people."""
     notices = list(request.session.get("notices", []))
     notices.append({"message": message, "kind": kind})
     request.session["notices"] = notices[-5:]
@@ -87,6 +108,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
         "navigation": navigation_for(staff, sandbox),
         "current_path": request.url.path,
         "sandbox": sandbox,
+        "sandbox_banner": SANDBOX_BANNER if request.app.state.settings.sandbox_exposed else None,
         "notices": request.session.pop("notices", []) if not request.headers.get("hx-request") else [],
     }
     page.update(context or {})

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from channels.rate_limit import RateLimiter, RateLimitTimeout
+from channels.rate_limit import SLACK_INTERVALS, RateLimiter, RateLimitTimeout
 
 
 def _take(limiters: list[RateLimiter], threads_each: int, permits: int) -> list[int]:
@@ -67,6 +67,27 @@ def test_two_limiters_on_redis_share_one_cap(redis_url: str) -> None:
     assert len(grants) == rate * 2 + 10
     assert _most_in_any_window(grants, 1_000_000) <= rate  # microseconds on the Redis server's clock
     assert max(Counter(g // 1_000_000 for g in grants).values()) <= rate
+
+
+def _burst_after_idling(limiter: RateLimiter, units_per_second: float) -> int:
+    """How many of 12 permits were granted within 50 ms of the first."""
+    grants = _take([limiter], threads_each=8, permits=12)
+    return sum(1 for g in grants if g - grants[0] < 0.05 * units_per_second)
+
+
+def test_after_idling_at_most_slack_plus_one_permits_go_at_once() -> None:
+    # Permits are never granted ahead of the schedule: a burst of 2 x SLACK at each window's edge arrived at the
+    # provider bunched against the previous second's last permits (up to 15 in a second at 10 MPS).
+    assert _burst_after_idling(RateLimiter(10), 1e9) == SLACK_INTERVALS + 1
+
+
+@pytest.mark.redis
+def test_after_idling_at_most_slack_plus_one_permits_go_at_once_on_redis(redis_url: str) -> None:
+    limiter = RateLimiter.shared(redis_url, 10, key=f"test:{uuid.uuid4().hex}:ratelimit")
+    try:
+        assert _burst_after_idling(limiter, 1e6) == SLACK_INTERVALS + 1
+    finally:
+        limiter.close()
 
 
 @pytest.mark.redis

@@ -39,14 +39,14 @@ def test_import_contacts_human_summary(database_url: str, capsys: pytest.Capture
     assert out.splitlines()[0] == "contacts_small.csv: 3 pupils, 4 contacts, 6 links"
 
 
-def test_bad_file_exits_non_zero_with_one_line_per_problem(
+def test_strict_bad_file_exits_non_zero_with_one_line_per_problem(
     database_url: str, session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = [contact_row(n) for n in range(1, 60)]
     rows[55]["mobile"] = "not a phone"
     rows[10]["email"] = "x@"
     path = write_contacts(tmp_path / "contacts.csv", rows)
-    code, out, err = _gateway(["import", "contacts", str(path), "--json"], capsys)
+    code, out, err = _gateway(["import", "contacts", str(path), "--json", "--strict"], capsys)
     assert code != 0 and out == ""
     assert err.splitlines() == ["contacts.csv: row 12: email: not a valid e-mail address: There must be something "
                                 "after the @-sign.",
@@ -91,3 +91,23 @@ def test_synthetic_school_round_trips_through_ctf_and_csv(session: Session, tmp_
     assert session.scalar(select(func.count()).select_from(Adult)) == len(school.adults)
     register = school.write_absences_csv(tmp_path / "register.csv", date(2026, 11, 23))
     assert len(register.read_text().splitlines()) == 1 + 2 * 400
+
+
+def test_bad_contact_points_are_warnings_with_file_path_field_value_and_why(
+    database_url: str, session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [contact_row(n) for n in range(1, 60)]
+    rows[55]["mobile"] = "not a phone"
+    rows[10]["email"] = "x@"
+    path = write_contacts(tmp_path / "contacts.csv", rows)
+    code, out, _err = _gateway(["import", "contacts", str(path), "--json"], capsys)
+    assert code == 0
+    document = json.loads(out)
+    assert document["pupils"] == 59 and document["contacts"] == 59
+    problems = [{k: p[k] for k in ("source", "where", "field", "value", "severity")} for p in document["problems"]]
+    assert problems == [
+        {"source": "contacts.csv", "where": "row 12", "field": "email", "value": "x@", "severity": "warning"},
+        {"source": "contacts.csv", "where": "row 57", "field": "mobile", "value": "not a phone",
+         "severity": "warning"}]
+    assert all("dropped" in p["message"] for p in document["problems"])
+    assert row_counts(session)["contact_point"] == 2 * 59 - 2

@@ -16,10 +16,10 @@ from gateway.models import Adult, Literacy, Pupil, PupilContact, Restriction
 from tests.importing.helpers import FIXTURES, contact_row, row_counts, write_contacts
 
 
-def _rejected(session: Session, path: Path) -> list[str]:
+def _rejected(session: Session, path: Path, *, strict: bool = False) -> list[str]:
     before = row_counts(session)
     with pytest.raises(InputError) as caught:
-        import_contacts(session, path)
+        import_contacts(session, path, strict=strict)
     session.rollback()
     assert row_counts(session) == before, "an import that fails must write nothing"
     return [str(problem) for problem in caught.value.problems]
@@ -74,11 +74,26 @@ def test_reimport_changes_nothing_and_update_is_in_place(session: Session, tmp_p
     assert adult.links[0].priority == 2
 
 
-def test_bad_phone_in_row_57_names_the_row_and_writes_nothing(session: Session, tmp_path: Path) -> None:
+def test_strict_bad_phone_in_row_57_names_the_row_and_writes_nothing(session: Session, tmp_path: Path) -> None:
     rows = [contact_row(n) for n in range(1, 80)]
     rows[55]["mobile"] = "07700 9001"  # the 56th data row is spreadsheet row 57 (the header is row 1)
-    problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", rows))
-    assert problems == ["contacts.csv: row 57: mobile: '07700 9001' is not a valid phone number (too short)"]
+    problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", rows), strict=True)
+    assert problems == ["contacts.csv: row 57: mobile: '07700 9001' is not a valid phone number "
+                        "(too short: a UK mobile has 11 digits, this one is 2 digits short)"]
+
+
+def test_bad_phone_in_row_57_is_dropped_with_a_warning_and_the_rest_imported(session: Session, tmp_path: Path) -> None:
+    rows = [contact_row(n) for n in range(1, 80)]
+    rows[55]["mobile"] = "07700 9001"
+    summary = import_contacts(session, write_contacts(tmp_path / "contacts.csv", rows))
+    session.commit()
+    assert (summary.pupils.created, summary.contacts.created, summary.links.created) == (79, 79, 79)
+    (warning,) = summary.warnings
+    assert (warning.source, warning.where, warning.field, warning.value, warning.severity) == (
+        "contacts.csv", "row 57", "mobile", "07700 9001", "warning")
+    assert "too short" in warning.message and "dropped" in warning.message
+    adult = session.scalars(select(Adult).where(Adult.external_ref == "C56")).one()
+    assert [p.value for p in adult.contact_points] == ["mum56@example.com"]
 
 
 def test_missing_column_is_reported_and_nothing_is_read(session: Session, tmp_path: Path) -> None:
@@ -97,8 +112,11 @@ def test_duplicate_upn_with_conflicting_names(session: Session, tmp_path: Path) 
 def test_every_bad_cell_is_reported(session: Session, tmp_path: Path) -> None:
     rows = [contact_row(1, parental_responsibility="maybe", channels="sms,fax", literacy="low",
                         contact_window="19:00-08:00", restriction="banned", email="no-at-sign", priority="first")]
-    problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", rows))
-    fields = [p.split(": ")[2] for p in problems]
+    path = write_contacts(tmp_path / "contacts.csv", rows)
+    fields = [p.split(": ")[2] for p in _rejected(session, path)]
+    assert sorted(fields) == sorted(["priority", "parental_responsibility", "channels", "literacy",
+                                     "contact_window", "restriction"])  # the bad e-mail alone is a warning
+    fields = [p.split(": ")[2] for p in _rejected(session, path, strict=True)]
     assert sorted(fields) == sorted(["email", "priority", "parental_responsibility", "channels", "literacy",
                                      "contact_window", "restriction"])
 
@@ -118,7 +136,9 @@ def test_unknown_language_is_a_warning(session: Session, tmp_path: Path) -> None
     session.commit()
     assert len(summary.warnings) == 2
     assert session.scalars(select(Pupil.home_language)).one() == "en-GB"
-    assert session.scalars(select(Adult.language)).one() == "en-GB"
+    # An adult's unknown language is "none of their own" (NULL), never the default written over it: the
+    # child's home language (here itself unknown, so en-GB) decides when messages are written.
+    assert session.scalars(select(Adult.language)).one() is None
 
 
 def test_links_missing_from_a_reimport_are_kept_with_a_warning_or_removed_on_request(
@@ -151,3 +171,27 @@ def test_values_too_long_for_their_column_are_errors(session: Session, tmp_path:
     rows = [contact_row(1, contact_ref="R" * 65, title="Professor Emeritus Dr", pupil_forename="X" * 101)]
     problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", rows))
     assert sorted(p.split(": ")[2] for p in problems) == ["contact_ref", "pupil_forename", "title"]
+
+
+def test_pupil_flags_columns_set_bereaved_illness_and_support_plan(session: Session, tmp_path: Path) -> None:
+    columns = (*CONTACT_COLUMNS, "bereaved", "long_term_ill", "support_plan")
+    rows = [contact_row(1, bereaved="true"), contact_row(1, contact_ref="C9", forename="Dad", support_plan="yes"),
+            contact_row(2, long_term_ill="true", support_plan="false")]
+    summary = import_contacts(session, write_contacts(tmp_path / "contacts.csv", rows, columns))
+    session.commit()
+    assert not summary.warnings  # the flag columns are known, not "ignored unknown columns"
+    flags = {p.upn: (p.bereaved, p.long_term_ill, p.support_plan) for p in session.scalars(select(Pupil))}
+    assert flags == {"A000000000001": (True, False, True), "A000000000002": (False, True, False)}
+    # A file without the columns (or with empty cells) never clears a flag.
+    import_contacts(session, write_contacts(tmp_path / "plain.csv", [contact_row(1), contact_row(2)]))
+    session.commit()
+    session.expire_all()
+    flags = {p.upn: (p.bereaved, p.long_term_ill, p.support_plan) for p in session.scalars(select(Pupil))}
+    assert flags == {"A000000000001": (True, False, True), "A000000000002": (False, True, False)}
+
+
+def test_a_bad_flag_value_is_an_error_naming_the_row(session: Session, tmp_path: Path) -> None:
+    columns = (*CONTACT_COLUMNS, "bereaved")
+    problems = _rejected(session, write_contacts(tmp_path / "contacts.csv", [contact_row(1, bereaved="sadly")],
+                                                 columns))
+    assert problems == ["contacts.csv: row 2: bereaved: 'sadly' is not true or false"]

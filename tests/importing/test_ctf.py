@@ -21,10 +21,10 @@ def _write(tmp_path: Path, text: str, name: str = "school.xml") -> Path:
     return path
 
 
-def _rejected(session: Session, path: Path) -> list[str]:
+def _rejected(session: Session, path: Path, *, strict: bool = False) -> list[str]:
     before = row_counts(session)
     with pytest.raises(InputError) as caught:
-        import_ctf(session, path)
+        import_ctf(session, path, strict=strict)
     session.rollback()
     assert row_counts(session) == before, "an import that fails must write nothing"
     return [str(problem) for problem in caught.value.problems]
@@ -151,11 +151,14 @@ def test_duplicate_upn_with_conflicting_names_names_both_places(session: Session
                         "/CTfile/CTFpupilData/Pupil[1] with a different name (Ola Nowak / Olga Novak)"]
 
 
-def test_every_problem_is_reported_not_only_the_first(session: Session, tmp_path: Path) -> None:
+def test_strict_reports_every_problem_not_only_the_first(session: Session, tmp_path: Path) -> None:
     pupils = (ctf_pupil("A123456789012", "Ola", "Nowak", ctf_contact("Anna", "Nowak", ctf_phone("12345")))
               + ctf_pupil("bad-upn", "Jan", "Nowak")
               + ctf_pupil("C123456789012", "Amira", "Warsame", ctf_contact("Hodan", "Warsame", email="hodan@@x")))
-    problems = _rejected(session, _write(tmp_path, ctf_document(pupils)))
+    path = _write(tmp_path, ctf_document(pupils))
+    # Without --strict the bad phone and e-mail are warnings, and the bad UPN alone refuses the file.
+    assert [p.split(": ")[1] for p in _rejected(session, path)] == ["/CTfile/CTFpupilData/Pupil[2]"]
+    problems = _rejected(session, path, strict=True)
     assert len(problems) == 3
     assert problems[0].startswith("school.xml: /CTfile/CTFpupilData/Pupil[1]/Contacts/Contact[1]/Phones/Phone[1]: "
                                   "PhoneNo: '12345' is not a valid phone number")
@@ -170,7 +173,8 @@ def test_unknown_language_code_is_a_warning_and_falls_back_to_english(session: S
     summary = import_ctf(session, _write(tmp_path, ctf_document(pupils)))
     session.commit()
     assert [str(w) for w in summary.warnings] == [
-        "school.xml: /CTfile/CTFpupilData/Pupil[1]: BasicDetails/Languages: unknown language code 'QQQ': using en-GB"]
+        "school.xml: /CTfile/CTFpupilData/Pupil[1]: BasicDetails/Languages: unknown DfE language code 'QQQ' "
+        "(not in the DfE code set; never read as an ISO code): using en-GB"]
     pupil = session.scalars(select(Pupil)).one()
     assert (pupil.home_language, pupil.home_language_dfe) == ("en-GB", "QQQ")
 

@@ -70,6 +70,7 @@ def test_subject_access_export_has_everything_about_one_adult(session: Session) 
     assert document["children"][0]["upn"] == "A123456789012"
     assert len(document["messages_sent"]) == 2
     assert [r["body"] for r in document["replies_received"]] == ["Ola jest chora"] * 2
+    assert document["staff_tasks"] == []
     assert find_adult(session, ref="C-1").id == adult.id
 
 
@@ -78,3 +79,23 @@ def test_subject_access_needs_exactly_one_key(session: Session) -> None:
         find_adult(session, ref="C-1", phone="07700 900123")
     with pytest.raises(NotFoundError):
         find_adult(session, ref="nobody")
+
+
+def test_purge_removes_old_staff_tasks_and_confirmed_codes(session: Session) -> None:
+    from gateway.models import CaseTask, ConfirmedCode, TaskKind
+
+    mum = _family(session)
+    for inbound in session.scalars(select(InboundMessage)):
+        at = inbound.received_at
+        session.add(CaseTask(key=f"call_back:{inbound.case_id}", kind=TaskKind.CALL_BACK, case_id=inbound.case_id,
+                             adult_id=mum.id, inbound_id=inbound.id, title="Call Anna Nowak back", created_at=at))
+        pupil_id = session.scalars(select(Pupil.id)).one()
+        session.add(ConfirmedCode(inbound_id=inbound.id, pupil_id=pupil_id, session="AM", code="I", confirmed_at=at))
+    session.commit()
+    summary = purge_before(session, date(2021, 1, 1), today=date(2026, 11, 23))
+    session.commit()
+    assert (summary.case_tasks, summary.confirmed_codes) == (1, 1)
+    assert session.scalar(select(func.count()).select_from(CaseTask)) == 1
+    assert session.scalar(select(func.count()).select_from(ConfirmedCode)) == 1
+    document = export_adult(session, mum)
+    assert [t["title"] for t in document["staff_tasks"]] == ["Call Anna Nowak back"]  # the recent one stays

@@ -48,6 +48,7 @@ from gateway.models.messaging import FINAL_STATES
 from tests.conftest import PG_URL, REDIS_URL
 from tests.operations.topology_support import (
     MESSAGE_ID_OUTBOX,
+    REPO,
     GatewayProcess,
     HealthWatch,
     base_env,
@@ -199,14 +200,21 @@ def test_the_documented_topology_neither_doubles_nor_loses_anything(tmp_path: Pa
     with scratch_postgres(PG_URL) as database_url:
         try:
             redis.start()
-            # The sandbox's fixed pair, whatever this shell's environment holds (the children get no TWILIO_*).
-            auth_sid, auth_token = load_settings(channels="sandbox", twilio_account_sid=None,
+            # The install's sandbox pair (its token generated into the children's var directory), whatever this
+            # shell's environment holds (the children get no TWILIO_*).
+            auth_sid, auth_token = load_settings(channels="sandbox", var_dir=str(tmp_path / "var"),
+                                                 twilio_account_sid=None,
                                                  twilio_auth_token=None).twilio_credentials()
             twilio = start_twilio_sandbox(auth_sid, auth_token)
             twilio.state.set_latency(0.2)  # a realistic provider round trip: a SIGKILL lands mid-send
             web_port = free_port()
             web_url = f"http://127.0.0.1:{web_port}"
+            # Nobody presses Start in this drill: the gateway starts follow-up on its own at registers close.
+            ladder = tmp_path / "escalation.toml"
+            ladder.write_text((REPO / "config" / "escalation.toml").read_text()
+                              .replace('auto_start = "09:45"', 'auto_start = "09:15"'))
             env = base_env(
+                GATEWAY_ESCALATION_FILE=str(ladder),
                 GATEWAY_DATABASE_URL=database_url, GATEWAY_BROKER_URL=redis.url, GATEWAY_CHANNELS="sandbox",
                 GATEWAY_PUBLIC_URL=web_url, GATEWAY_CLOCK=CLOCK_START, GATEWAY_CLOCK_SPEED=str(CLOCK_SPEED),
                 GATEWAY_TIMEZONE="Europe/London", GATEWAY_VAR_DIR=str(tmp_path / "var"),

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AttendanceMark, HalfTerm, MilestoneBatch, OutboxMessage, OutboxState, Pupil
+from gateway.models import Adult, AttendanceMark, HalfTerm, MilestoneBatch, OutboxMessage, OutboxState, Pupil
 from gateway.pipeline import milestones
 from gateway.pipeline.milestones import approve_batch, plan_and_release
 from tests.pipeline.conftest import Family, Pipeline, add_family, at
@@ -79,8 +79,11 @@ def test_positive_attendance_once_per_half_term(session: Session, pipeline: Pipe
     plan_and_release(session, pipeline.clock.now())
     session.commit()
     rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "positive_attendance")).all()
-    assert [r.idempotency_key for r in rows] == [f"positive:{spring.id}:{family.mum}"]
-    assert rows[0].context["improved_sessions"] >= 1
+    # Every adult with parental responsibility (the seeds), once per half-term; not the grandmother.
+    assert sorted(r.idempotency_key for r in rows) == sorted(
+        f"positive:{spring.id}:{adult}" for adult in (family.mum, family.dad))
+    assert all(r.context["improved_sessions"] >= 1 for r in rows)
+    assert all(sorted(r.pupil_ids) == sorted(family.pupils) for r in rows)  # siblings: one message each
 
 
 def test_fortnightly_checkin_for_support_plans(session: Session, pipeline: Pipeline) -> None:
@@ -94,4 +97,68 @@ def test_fortnightly_checkin_for_support_plans(session: Session, pipeline: Pipel
     plan_and_release(session, pipeline.clock.now())
     session.commit()
     rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "fortnightly_checkin")).all()
-    assert [(r.adult_id, r.pupil_ids) for r in rows] == [(family.mum, [family.ola])]
+    assert sorted((r.adult_id, r.pupil_ids) for r in rows) == [(family.mum, [family.ola]), (family.dad, [family.ola])]
+
+
+def test_no_routine_message_is_planned_or_timed_on_a_weekend(session: Session, pipeline: Pipeline) -> None:
+    family = add_family(session, marks=False)
+    _school_year(session, family, missed_autumn=0)
+    ola = session.get(Pupil, family.ola)
+    assert ola is not None
+    ola.support_plan = True
+    session.commit()
+    for day in (date(2027, 1, 9), date(2027, 1, 10)):  # Saturday, Sunday
+        milestones._last_daily_run = None
+        pipeline.clock.current = at(10, 0, day)
+        plan_and_release(session, pipeline.clock.now())
+        session.commit()
+    assert session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "fortnightly_checkin")).all() == []
+    milestones._last_daily_run = None
+    pipeline.clock.current = at(19, 30, date(2027, 1, 8))  # Friday evening, after the contact window
+    plan_and_release(session, pipeline.clock.now())
+    session.commit()
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "fortnightly_checkin")).all()
+    assert rows and all(r.send_after is not None for r in rows)
+    # Routing moves it past the weekend to Monday morning, inside the window.
+    assert {r.send_after.astimezone(at(8, 0).tzinfo).date() for r in rows if r.send_after} == {date(2027, 1, 11)}
+
+
+def test_a_checkin_goes_at_most_once_a_fortnight(session: Session, pipeline: Pipeline) -> None:
+    family = add_family(session, marks=False)
+    _school_year(session, family, missed_autumn=0)
+    ola = session.get(Pupil, family.ola)
+    assert ola is not None
+    ola.support_plan = True
+    session.commit()
+    # Friday 15 and Monday 18 January straddle a 14-day block boundary (ordinal // 14): a new key, not a new
+    # fortnight; Friday 29 January is a fortnight after the first.
+    for day in (date(2027, 1, 15), date(2027, 1, 18), date(2027, 1, 29)):
+        milestones._last_daily_run = None
+        pipeline.clock.current = at(10, 0, day)
+        plan_and_release(session, pipeline.clock.now())
+        session.commit()
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "fortnightly_checkin",
+                                                       OutboxMessage.adult_id == family.mum)
+                           .order_by(OutboxMessage.send_after)).all()
+    times = [r.send_after for r in rows if r.send_after is not None]
+    assert len(times) == 2
+    assert times[1] - times[0] >= timedelta(days=14)
+
+
+def test_no_routine_call_in_a_language_without_a_voice(session: Session, pipeline: Pipeline) -> None:
+    family = add_family(session, marks=False)
+    _school_year(session, family, missed_autumn=0)
+    mum, dad = session.get(Adult, family.mum), session.get(Adult, family.dad)
+    assert mum is not None and dad is not None
+    for adult in (mum, dad):
+        adult.language, adult.channel_order = "so", "voice"  # Somali: Twilio has no voice for it
+        for point in adult.contact_points:
+            point.sms_capable = False
+    ola = session.get(Pupil, family.ola)
+    assert ola is not None
+    ola.support_plan = True
+    session.commit()
+    pipeline.clock.current = at(10, 0, date(2027, 1, 6))
+    plan_and_release(session, pipeline.clock.now())
+    session.commit()
+    assert session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "voice")).all() == []

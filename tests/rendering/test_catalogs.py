@@ -14,6 +14,7 @@ from gateway.rendering import available_locales
 from gateway.rendering import checks as checks_module
 from gateway.rendering.catalogs import catalog_path
 from gateway.rendering.checks import check_catalog, check_pot, check_templates, extracted_message_ids
+from gateway.rendering.context import SAMPLE_COUNTS
 
 TRANSLATED = [locale for locale in available_locales() if locale != "en-GB"]
 
@@ -31,14 +32,17 @@ def test_msgfmt_check_passes(locale: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_every_catalog_records_that_it_is_an_unreviewed_draft(locale: str) -> None:
     head = catalog_path(locale, ".po").read_text(encoding="utf-8")[:600]
-    assert "X-Review-Status: draft" in head and "not checked by a native speaker" in head
+    assert "X-Review-Status: draft (machine-assisted, not reviewed by a native" in head
+    assert "Every string is a draft" in head and "reviewed by" not in head.replace("not reviewed by", "")
 
 
 def test_templates_check_passes_on_the_shipped_templates_and_catalogs() -> None:
     report = check_templates()
     assert report.problems == []
-    assert len(report.sms) == 8 * len(available_locales()) * 2
+    # Five uncounted kinds once each; the three counted kinds at every sample count (1, 2, 5, 11, 22, 101).
+    assert len(report.sms) == (5 + 3 * len(SAMPLE_COUNTS)) * len(available_locales()) * 2
     assert {row["encoding"] for row in report.sms} == {"GSM-7", "UCS-2"}
+    assert {row["count"] for row in report.sms if row["kind"] == "fresh_start"} == set(SAMPLE_COUNTS)
 
 
 def test_a_stale_pot_is_reported() -> None:

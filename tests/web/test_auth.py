@@ -119,6 +119,7 @@ def test_session_cookie_is_http_only_and_same_site(client: TestClient, staff_acc
 
 def test_session_cookie_is_secure_behind_https(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://school.example")
+    monkeypatch.setenv("GATEWAY_CHANNELS", "sandbox")  # chosen on purpose: the sandbox on a public URL
     from gateway.config import get_settings
     from gateway.web.app import create_app
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from channels.twilio_signature import compute_signature
 from gateway import clock
-from gateway.config import SANDBOX_AUTH_TOKEN
+from gateway.config import get_settings
 from gateway.models import (
     AbsenceCase,
     AuditEntry,
@@ -43,8 +43,9 @@ def parent_replies(client: TestClient, body: str, sid: str = "SM" + "a" * 32) ->
 
     params = {"MessageSid": sid, "From": "+447700900123", "To": "+447700900000", "Body": body}
     url = "http://127.0.0.1:8000/webhooks/twilio/sms"
+    _, auth_token = get_settings().twilio_credentials()  # this install's sandbox token
     response = client.post("/webhooks/twilio/sms", data=params,
-                           headers={"X-Twilio-Signature": compute_signature(SANDBOX_AUTH_TOKEN, url, params)})
+                           headers={"X-Twilio-Signature": compute_signature(auth_token, url, params)})
     assert response.status_code == 200
     from gateway.db import session_scope
 
@@ -143,7 +144,7 @@ def test_milestones_templates_and_sandbox_pages_render(client: TestClient, staff
     prepared = client.post(f"/milestones/{half_term_id}/prepare", data={"csrf_token": token},
                            follow_redirects=False)
     assert prepared.status_code == 303
-    assert "Estimated cost" in client.get("/milestones").text
+    assert "Estimated SMS cost" in client.get("/milestones").text
     templates = client.get("/templates?kind=absence_first_day&locale=en-GB&channel=sms&variant=plain")
     assert templates.status_code == 200 and "Translation review" in templates.text
     assert client.get("/sandbox/phones").status_code == 200

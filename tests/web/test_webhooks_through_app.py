@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.twilio_signature import compute_signature
-from gateway.config import SANDBOX_AUTH_TOKEN
+from gateway.config import get_settings
 from gateway.models import InboundMessage
 from tests.web.conftest import SeededFamily, TestClient
 
@@ -20,8 +20,9 @@ def inbound_params(sid: str, body: str = "Amira is ill today") -> dict[str, str]
 
 
 def signed(params: dict[str, str], url: str = PUBLIC_URL + "/webhooks/twilio/sms",
-           token: str = SANDBOX_AUTH_TOKEN) -> dict[str, str]:
-    return {"X-Twilio-Signature": compute_signature(token, url, params)}
+           token: str | None = None) -> dict[str, str]:
+    """Signed as Twilio signs, with this install's sandbox token unless ``token`` is given."""
+    return {"X-Twilio-Signature": compute_signature(token or get_settings().twilio_credentials()[1], url, params)}
 
 
 def inbound_count(session: Session) -> int:

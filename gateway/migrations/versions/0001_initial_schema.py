@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 14:40:44.151475
+Create Date: 2026-11-29 20:11:45.653361
 """
 
 from collections.abc import Sequence
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('date', sa.Date(), nullable=False),
     sa.Column('family_key', sa.String(length=200), nullable=False),
-    sa.Column('state', sa.Enum('open', 'replied', 'closed', 'escalated', 'dsl_alerted', name='case_state', native_enum=False, length=16), nullable=False),
+    sa.Column('state', sa.Enum('open', 'replied', 'closed', 'escalated', 'dsl_alerted', 'call_back', name='case_state', native_enum=False, length=16), nullable=False),
     sa.Column('days_absent', sa.Integer(), nullable=False),
     sa.Column('current_step', sa.Integer(), nullable=False),
     sa.Column('next_step_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -106,6 +106,9 @@ def upgrade() -> None:
     sa.Column('close_reason', sa.String(length=64), nullable=True),
     sa.Column('closed_by', sa.Integer(), nullable=True),
     sa.Column('thanked', sa.Boolean(), nullable=False),
+    sa.Column('unreachable_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unreachable_reasons', sa.JSON(), nullable=False),
+    sa.Column('resumes', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['closed_by'], ['staff_user.id'], name=op.f('fk_absence_case_closed_by_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['opened_by'], ['staff_user.id'], name=op.f('fk_absence_case_opened_by_staff_user'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_absence_case')),
@@ -132,7 +135,7 @@ def upgrade() -> None:
     op.create_table('contact_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('adult_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('mobile', 'landline', 'work', 'email', name='contact_kind', native_enum=False, length=16), nullable=False),
+    sa.Column('kind', sa.Enum('mobile', 'landline', 'work', 'email', 'minicom', name='contact_kind', native_enum=False, length=16), nullable=False),
     sa.Column('value', sa.String(length=254), nullable=False),
     sa.Column('sms_capable', sa.Boolean(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -147,6 +150,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_contact_point_adult_id'), ['adult_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_point_value'), ['value'], unique=False)
 
+    op.create_table('dropped_contact_point',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('adult_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('location', sa.String(length=200), nullable=False),
+    sa.Column('field', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.String(length=254), nullable=False),
+    sa.Column('reason', sa.String(length=400), nullable=False),
+    sa.Column('recorded_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_dropped_contact_point_adult_id_adult'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dropped_contact_point'))
+    )
+    with op.batch_alter_table('dropped_contact_point', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dropped_contact_point_adult_id'), ['adult_id'], unique=False)
+
+    op.create_table('followup_day',
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('started_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_by', sa.Integer(), nullable=True),
+    sa.Column('automatic', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['started_by'], ['staff_user.id'], name=op.f('fk_followup_day_started_by_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('date', name=op.f('pk_followup_day'))
+    )
     op.create_table('milestone_batch',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -183,6 +209,22 @@ def upgrade() -> None:
     with op.batch_alter_table('pupil', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pupil_school_id'), ['school_id'], unique=False)
 
+    op.create_table('staff_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_staff_session_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_staff_session_token_hash'))
+    )
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_session_last_seen_at'), ['last_seen_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_staff_session_staff_id'), ['staff_id'], unique=False)
+
     op.create_table('absence_case_pupil',
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('pupil_id', sa.Integer(), nullable=False),
@@ -214,6 +256,8 @@ def upgrade() -> None:
     sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('acknowledged_by', sa.Integer(), nullable=True),
     sa.Column('acknowledged_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('concern', sa.String(length=300), nullable=True),
     sa.ForeignKeyConstraint(['acknowledged_by'], ['staff_user.id'], name=op.f('fk_dsl_alert_acknowledged_by_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_dsl_alert_case_id_absence_case'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dsl_alert')),
@@ -221,6 +265,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dsl_alert', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dsl_alert_created_at'), ['created_at'], unique=False)
+
+    op.create_table('followup_exclusion',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['pupil_id'], ['pupil.id'], name=op.f('fk_followup_exclusion_pupil_id_pupil'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_followup_exclusion_staff_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_followup_exclusion')),
+    sa.UniqueConstraint('date', 'pupil_id', name=op.f('uq_followup_exclusion_date_pupil_id'))
+    )
+    with op.batch_alter_table('followup_exclusion', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_followup_exclusion_date'), ['date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_exclusion_pupil_id'), ['pupil_id'], unique=False)
 
     op.create_table('outbox_message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -252,6 +312,7 @@ def upgrade() -> None:
     sa.Column('provider_id', sa.String(length=64), nullable=True),
     sa.Column('error_code', sa.String(length=32), nullable=True),
     sa.Column('error_reason', sa.String(length=200), nullable=True),
+    sa.Column('provider_status', sa.String(length=32), nullable=True),
     sa.Column('send_after', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('queued_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -289,6 +350,7 @@ def upgrade() -> None:
     sa.Column('restriction', sa.Enum('none', 'no_contact', 'dsl_approval', name='restriction', native_enum=False, length=16), nullable=False),
     sa.Column('dsl_approved_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('dsl_approved_by', sa.Integer(), nullable=True),
+    sa.Column('household_carer_in_audience', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_pupil_contact_adult_id_adult'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['dsl_approved_by'], ['staff_user.id'], name=op.f('fk_pupil_contact_dsl_approved_by_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['pupil_id'], ['pupil.id'], name=op.f('fk_pupil_contact_pupil_id_pupil'), ondelete='CASCADE'),
@@ -303,7 +365,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider_sid', sa.String(length=120), nullable=False),
     sa.Column('source', sa.String(length=8), nullable=False),
-    sa.Column('from_number', sa.String(length=64), nullable=False),
+    sa.Column('from_number', sa.String(length=254), nullable=False),
     sa.Column('to_number', sa.String(length=64), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('received_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -312,12 +374,18 @@ def upgrade() -> None:
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('processed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('keyword', sa.String(length=16), nullable=True),
+    sa.Column('opt_out_type', sa.String(length=16), nullable=True),
+    sa.Column('num_media', sa.Integer(), nullable=False),
     sa.Column('suggested_code', sa.String(length=2), nullable=True),
     sa.Column('matched_keywords', sa.JSON(), nullable=False),
     sa.Column('confirmed_code', sa.String(length=2), nullable=True),
     sa.Column('confirmed_by', sa.Integer(), nullable=True),
     sa.Column('confirmed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('handled', sa.Boolean(), nullable=False),
+    sa.Column('dsl_only', sa.Boolean(), nullable=False),
+    sa.Column('dsl_reason', sa.String(length=32), nullable=True),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('translation', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_inbound_message_adult_id_adult'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_inbound_message_case_id_absence_case'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['confirmed_by'], ['staff_user.id'], name=op.f('fk_inbound_message_confirmed_by_staff_user'), ondelete='SET NULL'),
@@ -332,11 +400,64 @@ def upgrade() -> None:
         batch_op.create_index('ix_inbound_message_handled_received_at', ['handled', 'received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_received_at'), ['received_at'], unique=False)
 
+    op.create_table('case_task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.Enum('call_back', 'interpreter', 'welfare', name='task_kind', native_enum=False, length=16), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('adult_id', sa.Integer(), nullable=True),
+    sa.Column('inbound_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('language', sa.String(length=16), nullable=True),
+    sa.Column('detail', sa.String(length=300), nullable=True),
+    sa.Column('created_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('done_by', sa.Integer(), nullable=True),
+    sa.Column('dsl_alerted_at', gateway.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['adult_id'], ['adult.id'], name=op.f('fk_case_task_adult_id_adult'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['case_id'], ['absence_case.id'], name=op.f('fk_case_task_case_id_absence_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['done_by'], ['staff_user.id'], name=op.f('fk_case_task_done_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_message.id'], name=op.f('fk_case_task_inbound_id_inbound_message'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_task')),
+    sa.UniqueConstraint('key', name=op.f('uq_case_task_key'))
+    )
+    with op.batch_alter_table('case_task', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_task_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_case_task_done_at_created_at', ['done_at', 'created_at'], unique=False)
+
+    op.create_table('confirmed_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('inbound_id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.Column('session', sa.String(length=2), nullable=False),
+    sa.Column('code', sa.String(length=2), nullable=False),
+    sa.Column('confirmed_by', sa.Integer(), nullable=True),
+    sa.Column('confirmed_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['confirmed_by'], ['staff_user.id'], name=op.f('fk_confirmed_code_confirmed_by_staff_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_message.id'], name=op.f('fk_confirmed_code_inbound_id_inbound_message'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['pupil_id'], ['pupil.id'], name=op.f('fk_confirmed_code_pupil_id_pupil'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_confirmed_code')),
+    sa.UniqueConstraint('inbound_id', 'pupil_id', 'session', name=op.f('uq_confirmed_code_inbound_id_pupil_id_session'))
+    )
+    with op.batch_alter_table('confirmed_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_confirmed_code_inbound_id'), ['inbound_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_confirmed_code_pupil_id'), ['pupil_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('confirmed_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_confirmed_code_pupil_id'))
+        batch_op.drop_index(batch_op.f('ix_confirmed_code_inbound_id'))
+
+    op.drop_table('confirmed_code')
+    with op.batch_alter_table('case_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_task_done_at_created_at')
+        batch_op.drop_index(batch_op.f('ix_case_task_case_id'))
+
+    op.drop_table('case_task')
     with op.batch_alter_table('inbound_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbound_message_received_at'))
         batch_op.drop_index('ix_inbound_message_handled_received_at')
@@ -358,6 +479,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_message_adult_id_created_at')
 
     op.drop_table('outbox_message')
+    with op.batch_alter_table('followup_exclusion', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_followup_exclusion_pupil_id'))
+        batch_op.drop_index(batch_op.f('ix_followup_exclusion_date'))
+
+    op.drop_table('followup_exclusion')
     with op.batch_alter_table('dsl_alert', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dsl_alert_created_at'))
 
@@ -371,6 +497,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_absence_case_pupil_pupil_id'))
 
     op.drop_table('absence_case_pupil')
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_session_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_staff_session_last_seen_at'))
+
+    op.drop_table('staff_session')
     with op.batch_alter_table('pupil', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pupil_school_id'))
 
@@ -379,6 +510,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_milestone_batch_half_term_id'))
 
     op.drop_table('milestone_batch')
+    op.drop_table('followup_day')
+    with op.batch_alter_table('dropped_contact_point', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dropped_contact_point_adult_id'))
+
+    op.drop_table('dropped_contact_point')
     with op.batch_alter_table('contact_point', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_point_value'))
         batch_op.drop_index(batch_op.f('ix_contact_point_adult_id'))

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web.pages import family, inbox, message_templates, milestones, sandbox, school_settings, today
+from gateway.web.pages import (
+    contact_problems,
+    dsl_approvals,
+    dsl_messages,
+    family,
+    inbox,
+    message_templates,
+    milestones,
+    reports,
+    sandbox,
+    school_settings,
+    tasks,
+    today,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     today.router,
+    tasks.router,
     family.router,
+    contact_problems.router,
     inbox.router,
+    dsl_approvals.router,
+    dsl_messages.router,
     milestones.router,
+    reports.router,
     message_templates.router,
     school_settings.router,
     sandbox.router,

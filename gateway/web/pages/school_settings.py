@@ -118,6 +118,7 @@ def unlock_staff(request: Request, staff_id: int, db: DbSession, staff: AdminOnl
 @router.get("/audit")
 def audit_page(request: Request, db: DbSession, staff: AuditReader) -> Response:
     """The latest staff actions that changed data."""
+    from gateway.web.audit_sentences import audit_lines
+
     entries = list(db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)))
-    names = {u.id: u.display_name for u in db.scalars(select(StaffUser))}
-    return render(request, "audit.html", {"entries": entries, "names": names})
+    return render(request, "audit.html", {"lines": audit_lines(db, entries)})
