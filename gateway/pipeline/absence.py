@@ -26,13 +26,12 @@ from gateway.models import (
     DslAlert,
     OutboxMessage,
     OutboxState,
-    StaffRole,
-    StaffUser,
 )
 from gateway.models.messaging import ACTIVE_CASE_STATES
 from gateway.pipeline import collaborators, reachability
 from gateway.pipeline.cases import open_cases
 from gateway.pipeline.context import message_context, pupils_by_id
+from gateway.pipeline.dsl_mail import email_dsls
 from gateway.pipeline.outbox import NewMessage, add_message, enqueue_sends, mark_enqueued
 from gateway.routing.facts import AdultFacts
 from gateway.routing.reach import ChannelChoice
@@ -262,18 +261,8 @@ def alert_dsl(session: Session, case: AbsenceCase, reason: str | None = None, *,
                 f"out. Please consider the case (a home visit when no contact can be made). Contact details can "
                 f"be fixed on the family page, and the follow-up resumes by itself: {family}")
         subject = f"Attendance: nobody can be reached, case {case.id}"
-    content = collaborators.Content(text=text, subject=subject)
-    ids: list[int] = []
-    dsls = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.DSL, StaffUser.active.is_(True),
-                                                   StaffUser.email.is_not(None))).all()
-    for dsl in dsls:
-        assert dsl.email is not None
-        row = add_message(session, NewMessage(
-            idempotency_key=f"dsl:{case.id}:{dsl.id}{key}", kind="dsl_alert", channel="email",
-            to_address=dsl.email, locale="en-GB", variant="standard", context={}, case_id=case.id,
-            staff_id=dsl.id, pupil_ids=[p.id for p in case.pupils], why=why, prerendered=content))
-        if row.enqueued_at is None and row.state is OutboxState.QUEUED:
-            ids.append(row.id)
+    ids = email_dsls(session, key=lambda dsl_id: f"dsl:{case.id}:{dsl_id}{key}", subject=subject, text=text,
+                     why=why, case_id=case.id, pupil_ids=[p.id for p in case.pupils])
     log.info("DSL alerted", extra={"case_id": case.id, "emails": len(ids), "why": why})
     return ids
 

@@ -31,13 +31,10 @@ from gateway.models import (
     CaseState,
     CaseTask,
     InboundMessage,
-    OutboxState,
-    StaffRole,
-    StaffUser,
     TaskKind,
 )
-from gateway.pipeline import collaborators
-from gateway.pipeline.outbox import NewMessage, add_message, cancel_pending
+from gateway.pipeline.dsl_mail import email_dsls
+from gateway.pipeline.outbox import cancel_pending
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +133,8 @@ def raise_welfare_concern(session: Session, inbound: InboundMessage, case: Absen
             subject=f"Safeguarding: welfare concern in a reply, case {case.id}", text=text, why="welfare concern"))
     text = (f"A message from {who} at {asked} mentions {listed}: this may be a welfare concern. It matches no "
             f"absence today. Please read it now: {public_url}/inbox")
-    return email_dsls(session, key=f"dsl-welfare:{inbound.id}", subject="Safeguarding: welfare concern in a message",
-                      text=text, why="welfare concern")
-
-
-def email_dsls(session: Session, *, key: str, subject: str, text: str, why: str) -> list[int]:
-    """E-mail every active DSL with an address (when there is no case to hang an alert on)."""
-    content = collaborators.Content(text=text, subject=subject)
-    ids: list[int] = []
-    dsls = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.DSL, StaffUser.active.is_(True),
-                                                   StaffUser.email.is_not(None))).all()
-    for dsl in dsls:
-        assert dsl.email is not None
-        row = add_message(session, NewMessage(
-            idempotency_key=f"{key}:{dsl.id}", kind="dsl_alert", channel="email", to_address=dsl.email,
-            locale="en-GB", variant="standard", context={}, staff_id=dsl.id, why=why, prerendered=content))
-        if row.enqueued_at is None and row.state is OutboxState.QUEUED:
-            ids.append(row.id)
-    return ids
+    return email_dsls(session, key=lambda dsl_id: f"dsl-welfare:{inbound.id}:{dsl_id}",
+                      subject="Safeguarding: welfare concern in a message", text=text, why="welfare concern")
 
 
 def interpreter_task(session: Session, case: AbsenceCase, adult: Adult) -> CaseTask:

@@ -30,6 +30,7 @@ from gateway.models.messaging import absence_case_pupil
 from gateway.pipeline import casework, collaborators
 from gateway.pipeline.cases import REPLYABLE_STATES, close_case
 from gateway.pipeline.context import message_context, school_context
+from gateway.pipeline.dsl_mail import email_dsls
 from gateway.pipeline.keywords import help_text, keyword_for
 from gateway.pipeline.lexicon import suggest_code
 from gateway.pipeline.outbox import NewMessage, add_message, mark_enqueued
@@ -262,25 +263,14 @@ def flag_for_dsl(session: Session, inbound: InboundMessage, reason: str, adult_i
 def alert_dsl_of_message(session: Session, inbound: InboundMessage) -> list[int]:
     """E-mail every active DSL that a restricted contact's message is waiting (no body, no names)."""
     from gateway.config import get_settings
-    from gateway.models import OutboxState, StaffRole, StaffUser
 
     what = {"voice": "keypad answer", "email": "e-mail reply"}.get(inbound.source, "text message")
     text = (f"A {what} arrived from a number or address held by a contact you have restricted. It has not "
             "stopped or answered any absence follow-up, nobody else can see it, and nothing was sent back. "
             f"Please read it: {get_settings().public_url}/dsl/messages")
-    content = collaborators.Content(text=text, subject="Safeguarding: a message from a restricted contact")
-    ids: list[int] = []
-    dsls = session.scalars(select(StaffUser).where(StaffUser.role == StaffRole.DSL, StaffUser.active.is_(True),
-                                                   StaffUser.email.is_not(None))).all()
-    for dsl in dsls:
-        assert dsl.email is not None
-        row = add_message(session, NewMessage(
-            idempotency_key=f"dsl-inbound:{inbound.id}:{dsl.id}", kind="dsl_alert", channel="email",
-            to_address=dsl.email, locale="en-GB", variant="standard", context={}, staff_id=dsl.id,
-            why="message from a restricted contact", prerendered=content))
-        if row.enqueued_at is None and row.state is OutboxState.QUEUED:
-            ids.append(row.id)
-    return ids
+    return email_dsls(session, key=lambda dsl_id: f"dsl-inbound:{inbound.id}:{dsl_id}",
+                      subject="Safeguarding: a message from a restricted contact", text=text,
+                      why="message from a restricted contact")
 
 
 def _attach_adult(session: Session, inbound: InboundMessage, now: datetime) -> AbsenceCase | None:

@@ -96,8 +96,8 @@ def test_batch_survives_a_crash_exactly_once(disaster: str, session: Session, da
     # Gateway time pinned to a school-day morning (real speed): a send that fails while Redis restarts is a
     # transient failure, retried the same day; after 20:00 real time the product rightly gives it up instead.
     env = child_env(database_url, tmp_path, GATEWAY_BROKER_URL=private_redis.url, TWILIO_API_URL=sandbox.url,
-                    GATEWAY_CLOCK="2026-11-23T10:00:00", TWILIO_MPS="100000", GATEWAY_STUCK_SECONDS="3", GATEWAY_REENQUEUE_SECONDS="8",
-                    GATEWAY_SCHEDULER_TICK="0.5")
+                    GATEWAY_CLOCK="2026-11-23T10:00:00", TWILIO_MPS="100000", GATEWAY_STUCK_SECONDS="3",
+                    GATEWAY_REENQUEUE_SECONDS="8", GATEWAY_SCHEDULER_TICK="0.5")
     scheduler = gateway_process(["scheduler"], env, tmp_path / "scheduler.log")
     worker = gateway_process(["worker", "--threads", "8"], env, tmp_path / "worker1.log")
     second: subprocess.Popen[bytes] | None = None

@@ -84,9 +84,7 @@ PATHS: dict[str, OutboxPath] = {
     "fresh_start": OutboxPath("gateway.pipeline.milestones:plan_fresh_start_batch", "parent"),
     "positive_attendance+fortnightly_checkin": OutboxPath("gateway.pipeline.milestones:_queue_plan", "parent"),
     "staff_answer": OutboxPath("gateway.pipeline.staff_answer:send_answer", "parent", language_checked=False),
-    "dsl_alert": OutboxPath("gateway.pipeline.absence:alert_dsl", "staff"),
-    "dsl_message_alert": OutboxPath("gateway.pipeline.replies:alert_dsl_of_message", "staff"),
-    "dsl_email": OutboxPath("gateway.pipeline.casework:email_dsls", "staff"),
+    "dsl_email": OutboxPath("gateway.pipeline.dsl_mail:email_dsls", "staff"),  # every DSL alert e-mail
 }
 # Paths that decide a message without writing a row: checked against what routing gives.
 PREVIEWS = ("gateway.web.pages.family:_preview",)
