@@ -8,72 +8,35 @@ suggests code I and is thanked in Polish; the siblings share every message.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import clock as gateway_clock
-from gateway.channel_config import running_sandboxes
 from gateway.clock import FixedClock
-from gateway.config import get_settings
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage, OutboxState
 from gateway.pipeline import collaborators
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.actors import QUEUES
 from gateway.pipeline.broker import reset_broker, setup_broker
 from gateway.pipeline.outbox import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.pipeline.scheduler import tick
 from gateway.pipeline.worker import start_worker, stop_worker
-from tests.conftest import REDIS_URL
 from tests.pipeline.conftest import DAD_MOBILE, DAY, MUM_MOBILE, add_family, at
+from tests.pipeline.live_channels import Live, broker_url_for, drain, live_channels
 
 
 @pytest.fixture
 def broker_url(database_url: str) -> str:
-    if database_url.startswith("sqlite"):
-        return "memory://"
-    if not REDIS_URL:
-        pytest.skip("the PostgreSQL end-to-end run needs GATEWAY_TEST_REDIS_URL too")
-    return REDIS_URL
+    return broker_url_for(database_url)
 
 
 @pytest.fixture
-def live(broker_url: str) -> Iterator[tuple[dramatiq.Broker, dramatiq.Worker, object, object]]:
-    from channels.factory import build_channels
-
-    fixed = FixedClock(at(9, 15))
-    gateway_clock.set_clock(fixed)
-    reset_broker()
-    broker = setup_broker(broker_url, namespace=f"gwtest-{uuid.uuid4().hex[:8]}")
-    with running_sandboxes(get_settings()) as (config, twilio, smtp):
-        twilio.state.send_callbacks = False  # no web server here to call back
-        channels = build_channels(config)
-        with collaborators.override(channels=channels):
-            worker = start_worker(threads=4, broker=broker)
-            try:
-                yield broker, worker, twilio, smtp
-            finally:
-                stop_worker(worker)
-                channels.close()
-                if hasattr(broker, "flush_all"):
-                    broker.flush_all()
-                reset_broker()
-                gateway_clock.set_clock(None)
-
-
-def drain(broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-    for _ in range(3):
-        for queue in QUEUES:
-            broker.join(queue, timeout=60_000)
-        worker.join()
-
-
-Live = tuple[dramatiq.Broker, dramatiq.Worker, object, object]
+def live(broker_url: str) -> Iterator[Live]:
+    with live_channels(broker_url, FixedClock(at(9, 15))) as running:
+        yield running
 
 
 def test_absence_day_end_to_end(session: Session, live: Live) -> None:

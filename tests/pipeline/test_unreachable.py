@@ -8,7 +8,6 @@ is no emergency contact, so when that number fails nobody is left.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,8 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.sandbox.runner import free_port, serve_in_thread
-from gateway import clock as gateway_clock
-from gateway.channel_config import running_sandboxes
 from gateway.clock import FixedClock
 from gateway.config import get_settings
 from gateway.models import (
@@ -41,14 +38,10 @@ from gateway.models import (
     StaffRole,
     StaffUser,
 )
-from gateway.pipeline import collaborators
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.actors import QUEUES
-from gateway.pipeline.broker import reset_broker, setup_broker
 from gateway.pipeline.scheduler import tick
-from gateway.pipeline.worker import start_worker, stop_worker
-from tests.conftest import REDIS_URL
 from tests.pipeline.conftest import DAY, at
+from tests.pipeline.live_channels import broker_url_for, drain, live_channels
 
 MUM_MOBILE = "+447700900123"
 DAD_MOBILE = "+447700900456"
@@ -67,10 +60,7 @@ class Live:
     clock: FixedClock
 
     def drain(self) -> None:
-        for _ in range(3):
-            for queue in QUEUES:
-                self.broker.join(queue, timeout=60_000)
-            self.worker.join()
+        drain(self.broker, self.worker)
 
     def tick(self, *, seconds: int = 5) -> None:
         """One scheduler tick a few seconds of gateway time later, then let the workers finish."""
@@ -92,17 +82,12 @@ class Live:
 
 @pytest.fixture
 def broker_url(database_url: str) -> str:
-    if database_url.startswith("sqlite"):
-        return "memory://"
-    if not REDIS_URL:
-        pytest.skip("the PostgreSQL end-to-end run needs GATEWAY_TEST_REDIS_URL too")
-    return REDIS_URL
+    return broker_url_for(database_url)
 
 
 @pytest.fixture
 def live(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     """The sandboxes call the gateway's real status webhook (signed) on a loopback port, as Twilio would."""
-    from channels.factory import build_channels
     from gateway.web.webhooks import router
 
     port = free_port()
@@ -112,26 +97,11 @@ def live(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     app.include_router(router)
     server = serve_in_thread(app, port=port)
     fixed = FixedClock(at(9, 15))
-    gateway_clock.set_clock(fixed)
-    reset_broker()
-    broker = setup_broker(broker_url, namespace=f"gwtest-{uuid.uuid4().hex[:8]}")
     try:
-        with running_sandboxes(get_settings()) as (config, twilio, smtp):
-            twilio.state.send_callbacks = True
-            channels = build_channels(config)
-            with collaborators.override(channels=channels):
-                worker = start_worker(threads=4, broker=broker)
-                try:
-                    yield Live(broker, worker, twilio, smtp, fixed)
-                finally:
-                    stop_worker(worker)
-                    channels.close()
-                    if hasattr(broker, "flush_all"):
-                        broker.flush_all()
+        with live_channels(broker_url, fixed, send_callbacks=True) as (broker, worker, twilio, smtp):
+            yield Live(broker, worker, twilio, smtp, fixed)
     finally:
         server.stop()
-        reset_broker()
-        gateway_clock.set_clock(None)
 
 
 @dataclass

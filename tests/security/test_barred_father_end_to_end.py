@@ -4,70 +4,30 @@ contact and the DSL; he receives nothing."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import clock as gateway_clock
-from gateway.channel_config import running_sandboxes
 from gateway.clock import FixedClock
-from gateway.config import get_settings
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage, OutboxState, Restriction
-from gateway.pipeline import collaborators
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.actors import QUEUES
-from gateway.pipeline.broker import reset_broker, setup_broker
 from gateway.pipeline.outbox import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.pipeline.scheduler import tick
-from gateway.pipeline.worker import start_worker, stop_worker
-from tests.conftest import REDIS_URL
 from tests.pipeline.conftest import DAD_MOBILE, DAY, GRAN_PHONE, MUM_MOBILE, add_family, at
+from tests.pipeline.live_channels import Live, broker_url_for, drain, live_channels
 from tests.security.support import restrict
-
-Live = tuple[dramatiq.Broker, dramatiq.Worker, Any, Any]
 
 
 @pytest.fixture
 def live(database_url: str) -> Iterator[Live]:
     """Workers on a real broker (Redis with PostgreSQL, the stub with SQLite) sending through the sandboxes."""
-    from channels.factory import build_channels
-
-    if database_url.startswith("sqlite"):
-        broker_url = "memory://"
-    elif not REDIS_URL:
-        pytest.skip("the PostgreSQL end-to-end run needs GATEWAY_TEST_REDIS_URL too")
-    else:
-        broker_url = REDIS_URL
-    gateway_clock.set_clock(FixedClock(at(9, 15)))
-    reset_broker()
-    broker = setup_broker(broker_url, namespace=f"gwsec-{uuid.uuid4().hex[:8]}")
-    with running_sandboxes(get_settings()) as (config, twilio, smtp):
-        twilio.state.send_callbacks = False  # no web server here to call back
-        channels = build_channels(config)
-        with collaborators.override(channels=channels):
-            worker = start_worker(threads=4, broker=broker)
-            try:
-                yield broker, worker, twilio, smtp
-            finally:
-                stop_worker(worker)
-                channels.close()
-                if hasattr(broker, "flush_all"):
-                    broker.flush_all()
-                reset_broker()
-                gateway_clock.set_clock(None)
-
-
-def _drain(broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-    for _ in range(3):
-        for queue in QUEUES:
-            broker.join(queue, timeout=60_000)
-        worker.join()
+    with live_channels(broker_url_for(database_url), FixedClock(at(9, 15))) as running:
+        yield running
 
 
 def _reached(twilio: Any) -> list[str]:
@@ -82,7 +42,7 @@ def test_barred_father_text_does_not_stop_the_ladder_end_to_end(session: Session
     restrict(session, family.dad, Restriction.NO_CONTACT)
 
     start_followup(session, DAY)
-    _drain(broker, worker)
+    drain(broker, worker)
     assert _reached(twilio) == [MUM_MOBILE]
 
     clock.advance(minutes=5)  # 09:20: the barred father texts the school's number
@@ -90,7 +50,7 @@ def test_barred_father_text_does_not_stop_the_ladder_end_to_end(session: Session
                                    to_number="+447700900000", body="George is ill today")
     session.commit()
     enqueue_inbound(inbound_id)
-    _drain(broker, worker)
+    drain(broker, worker)
     session.expire_all()
     inbound = session.get(InboundMessage, inbound_id)
     assert inbound is not None and inbound.dsl_only and inbound.suggested_code is None
@@ -104,7 +64,7 @@ def test_barred_father_text_does_not_stop_the_ladder_end_to_end(session: Session
     for minutes in (35, 50, 60):  # step 2 (other channel), emergency contacts, then the DSL
         clock.advance(minutes=minutes)
         tick()
-        _drain(broker, worker)
+        drain(broker, worker)
 
     session.expire_all()
     case = session.scalars(select(AbsenceCase)).one()
