@@ -7,7 +7,8 @@
   whole second), and the same run's plain sequential loop over ``client.messages.create`` for comparison.
   With a Redis URL, the cap is also shared by two channels.
 - E-mail: messages per second through the aiosmtpd sandbox with pooled connections, beside a new connection
-  per message, same threads.
+  per message, same threads (issue 19: pooled at least twice as fast). The sandbox shares this process (and its
+  GIL), so the relay's CPU counts against the client's in both figures.
 """
 
 from __future__ import annotations
@@ -215,41 +216,48 @@ def _sms_benchmarks(quick: bool) -> list[BenchResult]:
     return results
 
 
-def _emails(channel: SmtpEmailChannel, count: int, threads: int) -> float:
+def _emails(channel: SmtpEmailChannel, first: int, count: int, threads: int) -> float:
+    """Send ``count`` e-mails from ``threads`` threads; the wall time it took."""
     messages = [OutgoingMessage(i, f"mail-{i}", "email", f"parent{i}@example.org", "Amira was not in school today.",
                                 subject="Absence", html="<p>Amira was not in school today.</p>")
-                for i in range(count)]
+                for i in range(first, first + count)]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(channel.send, messages))
-    return count / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def _email_benchmarks(quick: bool) -> list[BenchResult]:
-    count = 200 if quick else 1000
+    """Pooled and one-connection-per-message channels take turns, a slice each per round, so that a burst of
+    other work on this machine weighs on both figures alike; each rate is its sends over its own time."""
+    count, rounds = (200, 2) if quick else (1000, 5)
     threads = 8
     with SmtpSandbox() as server:
         config = SmtpConfig(server.host, server.port, from_address="office@oakfield.sch.uk", starttls="never",
                             pool_size=4)
-        rates: dict[bool, float] = {}
-        opened: dict[bool, int] = {}
-        for reuse in (True, False):
-            channel = SmtpEmailChannel(config, reuse_connections=reuse)
-            try:
-                _emails(channel, 10, threads)  # warm-up
-                rates[reuse] = _emails(channel, count, threads)
-                opened[reuse] = channel.connections_opened
-            finally:
+        channels = {reuse: SmtpEmailChannel(config, reuse_connections=reuse) for reuse in (True, False)}
+        seconds = dict.fromkeys(channels, 0.0)
+        try:
+            for channel in channels.values():
+                _emails(channel, 0, 10, threads)  # warm-up
+            share = count // rounds
+            for n in range(rounds):
+                for reuse, channel in channels.items():
+                    seconds[reuse] += _emails(channel, n * share, share, threads)
+                server.mailbox.clear()
+        finally:
+            for channel in channels.values():
                 channel.close()
-            server.mailbox.clear()
-    note = f"{count} e-mails, {threads} threads, pool of 4; aiosmtpd sandbox on this machine"
+    rates = {reuse: count / elapsed for reuse, elapsed in seconds.items()}
+    opened = {reuse: channel.connections_opened for reuse, channel in channels.items()}
+    note = f"{count} e-mails each, {threads} threads, pool of 4, in {rounds} turns; aiosmtpd sandbox in this process"
     return [
         BenchResult(ISSUE, "email: pooled connections", rates[True], "emails/s", "", None,
                     f"{note}; connections opened {opened[True]}"),
         BenchResult(ISSUE, "email: one connection per message", rates[False], "emails/s", "", None,
                     f"{note}; connections opened {opened[False]}"),
-        BenchResult(ISSUE, "email: pooled / per-message", rates[True] / rates[False], "ratio", "> 1",
-                    rates[True] > rates[False], note),
+        BenchResult(19, "email: pooled / per-message", rates[True] / rates[False], "ratio", ">= 2",
+                    rates[True] >= 2 * rates[False], note),
     ]
 
 

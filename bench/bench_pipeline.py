@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
@@ -45,10 +46,9 @@ def _fill(url: str, count: int) -> None:
 
 
 def _run_one(url: str, count: int, threads: int) -> float:
-    from gateway.pipeline import collaborators
-    from gateway.pipeline.actors import QUEUES
+    from gateway.pipeline import ports
+    from gateway.pipeline.actors import QUEUES, enqueue_sends
     from gateway.pipeline.broker import reset_broker, setup_broker
-    from gateway.pipeline.outbox import enqueue_sends
     from gateway.pipeline.worker import start_worker, stop_worker
 
     os.environ["GATEWAY_DATABASE_URL"] = url
@@ -56,7 +56,7 @@ def _run_one(url: str, count: int, threads: int) -> float:
     _fill(url, count)
     reset_broker()
     broker = setup_broker("memory://")
-    with collaborators.override(channels=_Channels()):
+    with ports.using(replace(ports.current(), channels=_Channels())):
         worker = start_worker(threads=threads, broker=broker)
         try:
             with Session(get_engine(url)) as session:

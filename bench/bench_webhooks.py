@@ -75,19 +75,26 @@ def _signed_params(count: int, public_url: str, token: str) -> list[tuple[dict[s
 
 
 async def _send_all(base: str, requests: list[tuple[bytes, dict[str, str]]]) -> list[int]:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    """POST every request over ``CONCURRENCY`` kept-alive connections; the status of each.
+
+    aiohttp rather than httpx: the load generator shares the machine's two cores with the server, and httpx
+    spends about 1.3 ms of CPU a request where aiohttp spends about 0.1 ms."""
+    import aiohttp
+
     statuses: list[int] = []
     queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
 
     url = base + "/webhooks/twilio/sms"
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30.0)) as client:
         async def worker() -> None:
             while not queue.empty():
                 body, headers = queue.get_nowait()
-                response = await client.post(url, content=body, headers=headers)
-                statuses.append(response.status_code)
+                async with client.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    statuses.append(response.status)
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return statuses

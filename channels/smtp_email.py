@@ -3,26 +3,28 @@
 ``send`` is a plain blocking call, safe from many worker threads: it hands the message to an event loop
 running in a background thread, where up to ``pool_size`` SMTP sessions stay open between messages (a
 connection per message roughly halves throughput, and relays throttle clients that reconnect for each).
-A session the relay dropped while idle is reopened once, transparently.
+A session the relay dropped while idle is reopened once, transparently. The message's bytes are composed
+on the caller's thread (``channels.email_wire``, a few hundredths of a millisecond) and handed to
+``SMTP.sendmail`` as they are, so the loop never builds or flattens a MIME tree.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import email
+import email.policy
 import logging
 import ssl
 import threading
-from datetime import UTC, datetime
-from email.headerregistry import Address
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 import aiosmtplib
 
 from channels import errors
 from channels.base import OutgoingMessage, Receipt
 from channels.config import SmtpConfig
+from channels.email_wire import WireEmail, email_bytes
 from channels.errors import PermanentDeliveryError, TransientDeliveryError
 from channels.status import DeliveryStatus
 from gateway.logging_setup import redact
@@ -32,43 +34,11 @@ log = logging.getLogger(__name__)
 _START_TLS = {"auto": None, "always": True, "never": False}  # aiosmtplib's start_tls: None = if offered
 
 
-def _address(text: str, display_name: str | None = None) -> Address:
-    local, _, domain = text.strip().rpartition("@")
-    if not local or not domain:
-        raise PermanentDeliveryError(errors.INVALID_ADDRESS, None, "not an e-mail address")
-    return Address(display_name=display_name or "", username=local, domain=domain)
-
-
 def build_email(message: OutgoingMessage, config: SmtpConfig, now: datetime | None = None) -> EmailMessage:
-    """The RFC 5322 message: multipart/alternative (text, then HTML when given) with the school's headers."""
-    sender = _address(config.from_address, config.from_name)
-    email = EmailMessage()
-    email["From"] = sender  # the UTF-8 display name is encoded per RFC 2047 by the email package
-    email["To"] = _address(message.to)
-    reply_to = message.reply_to or config.reply_to
-    if reply_to:
-        email["Reply-To"] = _address(reply_to)
-    email["Subject"] = message.subject or ""
-    email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = message_id_for(message, sender)
-    # Quoted-printable keeps the message 7-bit clean for relays without 8BITMIME.
-    email.set_content(message.text, cte="quoted-printable")
-    if message.html:
-        email.add_alternative(message.html, subtype="html", cte="quoted-printable")
-    # After the body: set_content and add_alternative move Content-* headers into the parts.
-    email["Content-Language"] = message.locale
-    return email
-
-
-def message_id_for(message: OutgoingMessage, sender: Address) -> str:
-    """The same Message-ID every time one outbox message is sent: ``<{digest}.gw{outbox id}@{sender domain}>``.
-
-    SMTP cannot tell us afterwards whether a relay accepted a message, so a worker killed between the relay's
-    250 and our commit re-sends it (at least once). A stable Message-ID lets receiving systems that de-duplicate
-    by Message-ID (many do) collapse that second copy, and lets staff see it is the same message. The digest is
-    over the idempotency key and the sender's address, so two schools never share an id."""
-    digest = hashlib.sha256(f"{message.idempotency_key}\n{sender.addr_spec}".encode()).hexdigest()[:24]
-    return f"<{digest}.gw{message.message_id}@{sender.domain}>"
+    """The message exactly as ``send`` puts it on the wire, parsed back (for previews and tests)."""
+    parsed = email.message_from_bytes(email_bytes(message, config, now).raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 class SmtpEmailChannel:
@@ -93,15 +63,17 @@ class SmtpEmailChannel:
         """Send one e-mail now; raise PermanentDeliveryError / TransientDeliveryError when it is refused."""
         if self._closed:
             raise RuntimeError("channel is closed")
-        email = build_email(message, self.config)
-        future = asyncio.run_coroutine_threadsafe(self._deliver(email, message.to.strip()), self._loop)
+        # The bytes are composed here, on the caller's thread, before a pooled session is taken: the event loop
+        # only speaks SMTP, and a session is held no longer than the exchange.
+        wire = email_bytes(message, self.config)
+        future = asyncio.run_coroutine_threadsafe(self._deliver(wire, message.to.strip()), self._loop)
         try:
             future.result(timeout=self.config.timeout * 3)
         except TimeoutError as exc:
             future.cancel()
             raise TransientDeliveryError(None, "timeout", "SMTP relay too slow") from exc
         log.info("email accepted", extra={"message_id": message.message_id, "to": redact(message.to)})
-        return Receipt(provider_id=str(email["Message-ID"]), status=DeliveryStatus.SENT, channel="email")
+        return Receipt(provider_id=wire.message_id, status=DeliveryStatus.SENT, channel="email")
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
@@ -117,7 +89,12 @@ class SmtpEmailChannel:
             await client.login(self.config.username, self.config.password)
         return client
 
-    async def _deliver(self, email: EmailMessage, to: str) -> None:
+    async def _send_on(self, client: aiosmtplib.SMTP, wire: WireEmail, to: str) -> dict[str, aiosmtplib.SMTPResponse]:
+        refused, _ = await client.sendmail(self.config.from_address, [to], wire.raw,
+                                           mail_options=["SMTPUTF8"] if wire.smtputf8 else None)
+        return refused
+
+    async def _deliver(self, wire: WireEmail, to: str) -> None:
         async with self._slots:
             client = self._idle.pop() if self._idle else None
             reused = client is not None
@@ -125,13 +102,13 @@ class SmtpEmailChannel:
                 if client is None:
                     client = await self._connect()
                 try:
-                    refused, _ = await client.send_message(email, sender=self.config.from_address, recipients=[to])
+                    refused = await self._send_on(client, wire, to)
                 except aiosmtplib.SMTPServerDisconnected:
                     if not reused:
                         raise
                     # The relay closed the idle session (timeouts are common): reopen once.
                     client = await self._connect()
-                    refused, _ = await client.send_message(email, sender=self.config.from_address, recipients=[to])
+                    refused = await self._send_on(client, wire, to)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._release(client)
                 code = exc.recipients[0].code if exc.recipients else 550

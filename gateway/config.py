@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # handed to the broker this long ago without being sent is handed over again; the scheduler's tick.
     stuck_seconds: float = _env("GATEWAY_STUCK_SECONDS", 120.0)
     reenqueue_seconds: float = _env("GATEWAY_REENQUEUE_SECONDS", 300.0)
+    # A parent's reply stored this long ago and still unprocessed (its hand-over to the broker failed, or was
+    # lost) is handed over again; the scheduler sweeps for such replies this often.
+    inbound_redeliver_seconds: float = _env("GATEWAY_INBOUND_REDELIVER_SECONDS", 60.0)
     scheduler_tick: float = _env("GATEWAY_SCHEDULER_TICK", 2.0)
     # What one SMS segment costs the school, in pounds (the Milestones page's cost estimate).
     sms_segment_price: float = _env("GATEWAY_SMS_SEGMENT_PRICE", 0.04)
@@ -165,8 +168,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from exc
         return ",".join(_split(value))
 
-    @field_validator("clock_speed", "twilio_mps", "stuck_seconds", "reenqueue_seconds", "scheduler_tick",
-                     "twilio_expected_latency")
+    @field_validator("clock_speed", "twilio_mps", "stuck_seconds", "reenqueue_seconds", "inbound_redeliver_seconds",
+                     "scheduler_tick", "twilio_expected_latency")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

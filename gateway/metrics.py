@@ -8,6 +8,8 @@ address, name or message body is ever a label.
 - ``gateway_provider_errors{channel,code}``: messages that carry a provider error code.
 - ``gateway_queue_lag_seconds``: how long the oldest due, queued message has been waiting (gateway time).
 - ``gateway_inbound_unhandled``: replies nobody has confirmed yet.
+- ``gateway_inbound_unprocessed`` / ``gateway_inbound_lag_seconds``: replies stored that no worker has processed
+  yet, and the age of the oldest (the scheduler hands one over again after ``inbound_redeliver_seconds``).
 - ``gateway_absence_cases{state}``: today's cases by state.
 - ``gateway_webhook_requests_total{route,status}``: a process counter of webhook calls.
 """
@@ -46,6 +48,9 @@ class OutboxCollector(Collector):
         lag = GaugeMetricFamily("gateway_queue_lag_seconds",
                                 "Age of the oldest due message still queued (0 when none)")
         unhandled = GaugeMetricFamily("gateway_inbound_unhandled", "Parents' replies not yet confirmed by staff")
+        unprocessed = GaugeMetricFamily("gateway_inbound_unprocessed", "Parents' replies stored but not yet processed")
+        inbound_lag = GaugeMetricFamily("gateway_inbound_lag_seconds",
+                                        "Age of the oldest reply not yet processed (0 when none)")
         cases = GaugeMetricFamily("gateway_absence_cases", "Today's absence cases by state", labels=["state"])
         now = self._now()
         with self._session_maker() as session:
@@ -67,12 +72,17 @@ class OutboxCollector(Collector):
             lag.add_metric([], _seconds_since(oldest, now))
             unhandled.add_metric([], float(session.scalar(
                 select(func.count()).select_from(InboundMessage).where(InboundMessage.handled.is_(False))) or 0))
+            waiting, oldest_reply = session.execute(
+                select(func.count(), func.min(InboundMessage.received_at))
+                .where(InboundMessage.processed_at.is_(None))).one()
+            unprocessed.add_metric([], float(waiting or 0))
+            inbound_lag.add_metric([], _seconds_since(oldest_reply, now))
             today = now.astimezone(ZoneInfo(self._tz_name)).date()
             for case_state, count in session.execute(
                 select(AbsenceCase.state, func.count()).where(AbsenceCase.date == today).group_by(AbsenceCase.state)
             ):
                 cases.add_metric([str(case_state.value)], float(count))
-        yield from (messages, errors, lag, unhandled, cases)
+        yield from (messages, errors, lag, unhandled, unprocessed, inbound_lag, cases)
 
 
 def _seconds_since(moment: datetime | str | None, now: datetime) -> float:

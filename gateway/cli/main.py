@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.operations",
     "gateway.cli.contacts",
+    "gateway.cli.translations",
 )
 
 

@@ -93,7 +93,7 @@ def export_reasons(day: str, output: str | None) -> None:
     """Parents' reasons for a day's absences as CSV (upn, date, session, suggested code, reason, source,
     confirmed by) for the MIS register notes."""
     from gateway.db import session_scope
-    from gateway.pipeline.reasons import write_reasons
+    from gateway.operations.reasons import write_reasons
 
     on = parse_date(day)
     with session_scope() as session:

@@ -103,9 +103,10 @@ def render_command(kind: str, locale: str, channel: str, variant: str, context_f
 
 
 @click.command("check")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document: problems and SMS segments per message.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON document: problems, SMS segments per message, each language's review status.")
 def check_command(as_json: bool) -> None:
-    """Every template in every locale: renders, catalogs complete and fresh, SMS within budget."""
+    """Every template in every locale: renders, catalogs complete and fresh, SMS within budget; review status."""
     from gateway.rendering.checks import check_templates
     from gateway.rendering.context import SAMPLE_COUNTS
 
@@ -118,6 +119,8 @@ def check_command(as_json: bool) -> None:
         counts = ", ".join(str(count) for count in SAMPLE_COUNTS)
         click.echo(f"templates ok: {len(report.sms)} SMS renders within budget (every kind, locale and variant; "
                    f"counts {counts}; long accented names); every catalog complete")
+        for status in report.review:
+            click.echo(f"review {status['locale']}: {status['summary']}")
 
 
 def register(cli: click.Group, groups: dict[str, click.Group]) -> None:

@@ -17,6 +17,7 @@ from gateway.models.messaging import (
 from gateway.models.people import Adult, ContactPoint, Pupil, PupilContact, School
 from gateway.models.staff import AuditEntry, StaffSession, StaffUser
 from gateway.models.system import ClockAnchor, Lease
+from gateway.models.translations import StaffTranslatorLocale, TranslationApproval
 
 __all__ = [
     "AbsenceCase",
@@ -48,7 +49,9 @@ __all__ = [
     "School",
     "StaffRole",
     "StaffSession",
+    "StaffTranslatorLocale",
     "StaffUser",
     "TaskKind",
+    "TranslationApproval",
     "utcnow",
 ]

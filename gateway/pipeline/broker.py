@@ -5,14 +5,15 @@
 separate ``gateway worker`` processes.
 
 Dramatiq binds an actor to the *global* broker when the actor is declared, so the broker must be set before
-``gateway.pipeline.actors`` is imported. :func:`setup_broker` does both in that order, and re-binds the
-actors when a process (a test) switches brokers later.
+``gateway.pipeline.actors`` is imported (it calls :func:`ensure_broker_before_actors` first). The actors are
+given to this module (:func:`register_actors`) rather than imported by it: :func:`setup_broker` re-binds the
+registered actors when a process (a test) switches brokers later.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Iterable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -21,11 +22,18 @@ from dramatiq.middleware import Retries
 _lock = threading.RLock()
 _broker: dramatiq.Broker | None = None
 _broker_url: str | None = None
+_actors: list[dramatiq.Actor[..., None]] = []  # given by gateway.pipeline.actors as it declares them (register_actors)
+
+
+def register_actors(actors: Iterable[dramatiq.Actor[..., None]]) -> None:
+    """The gateway's actors, declared on the current broker: re-bound to every broker set up later."""
+    with _lock:
+        _actors.extend(actor for actor in actors if actor not in _actors)
 
 
 def make_broker(url: str, *, namespace: str | None = None) -> dramatiq.Broker:
     """A new broker for ``url`` (memory://, redis://, amqp://) with the gateway's middleware."""
-    middleware: list[Any] = [m() for m in dramatiq.middleware.default_middleware if m is not Retries]
+    middleware: list[dramatiq.Middleware] = [m() for m in dramatiq.middleware.default_middleware if m is not Retries]
     middleware.append(Retries(max_retries=5, min_backoff=500, max_backoff=10_000))
     if url.startswith("memory://"):
         return StubBroker(middleware=middleware)
@@ -58,9 +66,7 @@ def setup_broker(url: str | None = None, *, namespace: str | None = None) -> dra
         broker = make_broker(url, namespace=namespace)
         dramatiq.set_broker(broker)
         _broker, _broker_url = broker, url
-        from gateway.pipeline import actors  # declared on the broker just set (first import)
-
-        for actor in actors.ALL_ACTORS:
+        for actor in _actors:  # actors declared later are declared on the broker just set
             if actor.broker is not broker:  # a later switch: move the already-declared actors over
                 actor.broker = broker
                 broker.declare_actor(actor)

@@ -11,17 +11,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import clock
-from gateway.models import AbsenceCase, AttendanceMark, CaseState, PupilContact
+from gateway.models import AbsenceCase, AttendanceMark, CaseState, FollowupExclusion, PupilContact
 from gateway.models.attendance import PRESENT_CODES, UNEXPLAINED
 from gateway.models.messaging import ACTIVE_CASE_STATES, absence_case_pupil
 from gateway.pipeline.outbox import cancel_pending
+
+if TYPE_CHECKING:
+    from gateway.importing.absences import MarkChange
 
 log = logging.getLogger(__name__)
 CLOSE_REASONS = ("reply", "present_mark", "staff", "keypad")
@@ -64,6 +67,12 @@ def group_families(session: Session, pupil_ids: Iterable[int]) -> list[list[int]
     return sorted(families.values())
 
 
+def excluded_pupils(session: Session, on: date) -> dict[int, FollowupExclusion]:
+    """The pupils taken out of ``on``'s follow-up, by pupil id (``followup_start.exclude_pupil``)."""
+    rows = session.scalars(select(FollowupExclusion).where(FollowupExclusion.date == on))
+    return {row.pupil_id: row for row in rows}
+
+
 def pupils_in_cases(session: Session, on: date) -> set[int]:
     """Pupils already in a case for ``on``."""
     return set(session.scalars(
@@ -91,7 +100,6 @@ def days_absent_before(session: Session, pupil_ids: list[int], on: date) -> int:
 def open_cases(session: Session, on: date, *, staff_id: int | None = None) -> list[AbsenceCase]:
     """Open one case per family for ``on``'s unexplained absences not yet in a case (flushes, no commit)."""
     from gateway.models import Pupil
-    from gateway.pipeline.followup_start import excluded_pupils
 
     taken = pupils_in_cases(session, on) | set(excluded_pupils(session, on))  # removed by staff before the start
     fresh = [p for p in unexplained_pupils(session, on) if p not in taken]
@@ -152,7 +160,7 @@ def close_cases_for_present_marks(session: Session, marks: Iterable[tuple[int, d
     return closed
 
 
-def close_cases_after_import(session: Session, changes: Iterable[Any]) -> list[int]:
+def close_cases_after_import(session: Session, changes: Iterable[MarkChange]) -> list[int]:
     """Close cases explained by an absences import (``AbsenceImportSummary.changes``: any mark now present)."""
     return close_cases_for_present_marks(
         session, [(c.pupil_id, c.date) for c in changes if c.new_code in PRESENT_CODES])

@@ -33,7 +33,7 @@ from gateway.models import (
     InboundMessage,
     TaskKind,
 )
-from gateway.pipeline.dsl_mail import email_dsls
+from gateway.pipeline.dsl_mail import DslConcern, alert_dsl, email_dsls
 from gateway.pipeline.outbox import cancel_pending
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,6 @@ def raise_welfare_concern(session: Session, inbound: InboundMessage, case: Absen
     """Alert the DSL now (the case's alert in the app, and by e-mail) and flag the case; returns e-mails to
     enqueue. The e-mail names the words that raised it, never the reply itself."""
     from gateway.config import get_settings
-    from gateway.pipeline.absence import DslConcern, alert_dsl
 
     asked = _local_time(inbound.received_at)
     who = adult_label(adult)
@@ -185,7 +184,6 @@ def callback_dsl_after_minutes() -> int:
 
 def alert_overdue_call_backs(session: Session, now: datetime) -> list[int]:
     """The scheduler's pass: a call-back nobody made in time alerts the DSL (once). Returns e-mails to enqueue."""
-    from gateway.pipeline.absence import DslConcern, alert_dsl
 
     limit = callback_dsl_after_minutes()
     due = session.scalars(select(CaseTask).where(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,9 +32,9 @@ def school_context(session: Session, pupils: Sequence[Pupil]) -> dict[str, str]:
 
 
 def message_context(session: Session, *, adult: Adult | None, pupils: Sequence[Pupil], on: date,
-                    **extra: Any) -> dict[str, Any]:
+                    **extra: object) -> dict[str, object]:
     """The context for one message to ``adult`` about ``pupils`` on ``on`` (kind-specific values in extra)."""
-    context: dict[str, Any] = {
+    context: dict[str, object] = {
         "school": school_context(session, pupils),
         "recipient": {
             "title": (adult.title or "") if adult else "",

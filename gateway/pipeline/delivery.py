@@ -1,18 +1,14 @@
 """Sending one outbox message, exactly once in practice, and what follows a failure.
 
 The send protocol (``send_outbox_message``):
-1. *Claim*: one conditional ``UPDATE … SET state='sending' WHERE id=? AND state='queued'`` (after
-   ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL) and **commit**. Only one worker can win, on any
+1. *Claim*: one conditional ``UPDATE … SET state='sending' WHERE id=? AND state='queued' RETURNING *`` (its
+   id from ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL) and **commit**. Only one worker can win, on any
    backend; a duplicate broker message, or a second scheduler's enqueue, finds nothing to do.
 2. Call the provider.
 3. Record ``accepted`` + ``provider_id`` (or the failure) and commit.
 
-A worker killed between 1 and 3 leaves the row in ``sending``. The scheduler hands such rows, once older
-than ``GATEWAY_STUCK_SECONDS`` of real time, to :func:`reconcile_stuck_message`, which asks the channel
-whether the provider already has the message (``channel.find_sent(message)``: the Twilio adapter and the
-sandbox look it up by recipient and body) and records it as accepted if so, or re-queues it if not.
-Residual risk, stated honestly: a channel that cannot look messages up (SMTP) is re-queued, so an e-mail
-accepted in the few milliseconds between the provider's answer and our commit could go twice.
+A worker killed between 1 and 3 leaves the row in ``sending``: ``gateway.pipeline.reconcile`` resolves it.
+A fallback planned here goes to the workers when the caller's transaction commits (``send_after_commit``).
 """
 
 from __future__ import annotations
@@ -23,16 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String, bindparam, func, select, update
+from sqlalchemy.orm import Session, aliased
 
+from channels.base import OutgoingMessage
 from channels.errors import OPTED_OUT, PermanentDeliveryError, TransientDeliveryError
 from gateway import clock
 from gateway.db import session_scope
 from gateway.logging_setup import redact
 from gateway.models import ContactPoint, OutboxMessage, OutboxState
-from gateway.pipeline import collaborators
-from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, mark_enqueued, real_now
+from gateway.pipeline import ports
+from gateway.pipeline.outbox import NewMessage, add_message, from_json_context, real_now, send_after_commit
 from gateway.safeguarding import (
     SHARED_WITH_RESTRICTED,
     blocked_address_reason,
@@ -47,17 +44,9 @@ BASE_BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 30 * 60.0
 
 
-def _stuck_after_seconds() -> float:
-    """How long (real seconds) a claimed row may stay in 'sending' before it is presumed orphaned by a dead
-    worker. A send normally takes well under a second; GATEWAY_STUCK_SECONDS shortens it for drills and tests."""
-    from gateway.config import get_settings
-
-    return get_settings().stuck_seconds
-
-
 @dataclass
 class SendOutcome:
-    """What happened, and which new outbox ids (fallbacks) the caller must enqueue after commit."""
+    """What happened, and which new outbox ids (fallbacks) go to the workers when the session commits."""
 
     state: str
     enqueue: list[int] = field(default_factory=list)
@@ -65,41 +54,68 @@ class SendOutcome:
 
 def claim(session: Session, outbox_id: int, now: datetime) -> bool:
     """Move a queued, due row to ``sending`` (attempts + 1); True only for the one caller that won."""
-    if session.get_bind().dialect.name == "postgresql":
-        locked = session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.QUEUED)
-            .with_for_update(skip_locked=True))
-        if locked is None:
-            return False
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.QUEUED,
-               (OutboxMessage.send_after.is_(None)) | (OutboxMessage.send_after <= now))
-        .values(state=OutboxState.SENDING, attempts=OutboxMessage.attempts + 1, claimed_at=real_now(),
-                first_claimed_at=func.coalesce(OutboxMessage.first_claimed_at, real_now()), updated_at=now)
-        .execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return _claim_row(session, outbox_id, now) is not None
 
 
-def outgoing_for(row: OutboxMessage) -> Any:
+def _claim_row(session: Session, outbox_id: int, now: datetime) -> OutboxMessage | None:
+    """:func:`claim`, answering the claimed row (the session's own) or None.
+
+    One statement, ``UPDATE … WHERE id=? AND state='queued' AND due RETURNING *``; on PostgreSQL the id comes
+    from a ``SELECT … FOR UPDATE SKIP LOCKED`` inside it, so a row another worker is claiming is skipped rather
+    than waited for."""
+    statement = _claim_statement(session.get_bind().dialect.name)
+    return session.scalars(statement, {"outbox_id": outbox_id, "now": now, "real_now": real_now()}).first()
+
+
+def _claim_statement(dialect: str) -> Any:
+    """The claim's UPDATE for ``dialect``, built once (building it costs more CPU than running it)."""
+    statement = _CLAIMS.get(dialect)
+    if statement is None:
+        stamp = OutboxMessage.__table__.c.claimed_at.type
+        outbox_id, now, real = (bindparam("outbox_id", type_=Integer()), bindparam("now", type_=stamp),
+                                bindparam("real_now", type_=stamp))
+        target = OutboxMessage.id == outbox_id
+        if dialect == "postgresql":
+            claimable = aliased(OutboxMessage, name="claimable")
+            target = OutboxMessage.id == (
+                select(claimable.id).where(claimable.id == outbox_id, claimable.state == OutboxState.QUEUED)
+                .with_for_update(skip_locked=True).scalar_subquery())
+        statement = _CLAIMS[dialect] = (
+            update(OutboxMessage)
+            .where(target, OutboxMessage.state == OutboxState.QUEUED,
+                   (OutboxMessage.send_after.is_(None)) | (OutboxMessage.send_after <= now))
+            .values(state=OutboxState.SENDING, attempts=OutboxMessage.attempts + 1, claimed_at=real,
+                    first_claimed_at=func.coalesce(OutboxMessage.first_claimed_at, real), updated_at=now)
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False))
+    return statement
+
+
+_CLAIMS: dict[str, Any] = {}
+_ACCEPTED_AT = bindparam("now", type_=OutboxMessage.__table__.c.sent_at.type)
+_RECORD_ACCEPTED = (  # built once, as the claim is
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("outbox_id", type_=Integer()), OutboxMessage.state == OutboxState.SENDING)
+    .values(state=OutboxState.ACCEPTED, provider_id=bindparam("provider_id", type_=String()), sent_at=_ACCEPTED_AT,
+            updated_at=_ACCEPTED_AT, error_code=None, error_reason=None)
+    .execution_options(synchronize_session=False))
+
+
+def outgoing_for(row: OutboxMessage) -> OutgoingMessage:
     """The channels.OutgoingMessage for an outbox row."""
-    return collaborators.outgoing_message(
-        message_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel, to=row.to_address,
-        text=row.text, subject=row.subject, html=row.html, locale=row.locale, voice_language=row.voice_language,
-        voice_name=row.voice_name, same_day=row.same_day, claimed_at=row.first_claimed_at)
-
-
-def _channel(name: str) -> Any:
-    return getattr(collaborators.channels(), name)
+    return OutgoingMessage(
+        message_id=row.id, idempotency_key=row.idempotency_key, channel=ports.channel_name(row.channel),
+        to=row.to_address, text=row.text, subject=row.subject, html=row.html, locale=row.locale,
+        voice_language=row.voice_language, voice_name=row.voice_name, same_day=row.same_day,
+        claimed_at=row.first_claimed_at)
 
 
 def send_outbox_message(outbox_id: int) -> SendOutcome:
     """Claim, send and record one message; do nothing when another worker has it or it is done."""
     with session_scope() as session:
-        if not claim(session, outbox_id, clock.now()):
+        row = _claim_row(session, outbox_id, clock.now())  # the row comes back with the claim: no second read
+        if row is None:
             return SendOutcome("skipped")
-        row = session.get(OutboxMessage, outbox_id)
-        assert row is not None
         if row.adult_id is not None:
             blocked = blocked_reason(session, row.adult_id)
             if blocked is not None:
@@ -115,13 +131,13 @@ def send_outbox_message(outbox_id: int) -> SendOutcome:
             log.warning("message suppressed: address held by a restricted adult",
                         extra={"outbox_id": outbox_id, "reason": held})
             new_id = plan_fallback(session, row)  # the adult may still be reached at an address of their own
-            return SendOutcome("suppressed", mark_enqueued(session, [new_id]) if new_id else [])
+            return SendOutcome("suppressed", send_after_commit(session, [new_id]) if new_id else [])
         message = outgoing_for(row)
         channel_name = row.channel
     # The claim is committed before the provider is called: a crash from here on leaves 'sending', which
     # reconcile_stuck_message resolves without a blind resend.
     try:
-        receipt = _channel(channel_name).send(message)
+        receipt = ports.channel_of(ports.current().channels, channel_name).send(message)
     except PermanentDeliveryError as exc:
         with session_scope() as session:
             return record_permanent_failure(session, outbox_id, exc.reason, exc.code)
@@ -141,12 +157,7 @@ def send_outbox_message(outbox_id: int) -> SendOutcome:
 
 def record_accepted(session: Session, outbox_id: int, provider_id: str) -> None:
     """sending → accepted with the provider's id (a status callback may already have moved it on)."""
-    now = clock.now()
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING)
-        .values(state=OutboxState.ACCEPTED, provider_id=provider_id, sent_at=now, updated_at=now,
-                error_code=None, error_reason=None)
-        .execution_options(synchronize_session=False))
+    session.execute(_RECORD_ACCEPTED, {"outbox_id": outbox_id, "provider_id": provider_id, "now": clock.now()})
 
 
 def backoff_seconds(attempts: int, retry_after: float | None) -> float:
@@ -211,7 +222,7 @@ def fail_message(session: Session, row: OutboxMessage, reason: str, code: str | 
     row.failed_at = now
     row.updated_at = now
     new_id = plan_fallback(session, row)
-    enqueue = mark_enqueued(session, [new_id]) if new_id else []
+    enqueue = send_after_commit(session, [new_id]) if new_id else []
     return SendOutcome(final_state.value, enqueue)
 
 
@@ -225,6 +236,7 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
 
     if failed.adult_id is None or (failed.case_id is None and failed.kind == "dsl_alert"):
         return None
+    used = ports.current()
     if failed.case_id is not None:
         from gateway.models import AbsenceCase
         from gateway.models.messaging import ACTIVE_CASE_STATES
@@ -232,14 +244,14 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
         case = session.get(AbsenceCase, failed.case_id)
         if case is None or case.state not in ACTIVE_CASE_STATES:
             return None  # the case closed meanwhile: nothing more to say
-    recipient = collaborators.load_recipient(session, failed.adult_id, failed.pupil_ids or [])
+    recipient = used.routing.recipient(session, failed.adult_id, failed.pupil_ids or [])
     if recipient is None or recipient.forbidden is not None:
         return None
     routine = failed.kind in ROUTINE_KINDS
     # STOP ends routine messages altogether; anything else (absence, staff one-off) may still call or e-mail.
     found = next_point(recipient.adult, channels=failed.fallback_channels, tried={failed.channel},
                        same_day=not routine, routine=routine, pupils=recipient.pupils,
-                       capabilities=collaborators.locale_capabilities())
+                       capabilities=used.capabilities())
     if found is None:
         log.info("no further channel for adult", extra={"outbox_id": failed.id, "adult_id": failed.adult_id})
         return None
@@ -248,8 +260,8 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
     if routine:
         settings = get_settings()
         now = clock.now()
-        send_after = routine_fallback_send_at(recipient.adult, now, collaborators.load_ladder(), settings.tz,
-                                              collaborators.load_inset_days(session, now.date()))
+        send_after = routine_fallback_send_at(recipient.adult, now, used.ladder(), settings.tz,
+                                              used.routing.inset_days(session, now.date()))
         if send_after is None:
             return None
     base = failed.idempotency_key.split("|", 1)[0]
@@ -265,53 +277,3 @@ def plan_fallback(session: Session, failed: OutboxMessage) -> int | None:
             row.send_after is None or row.send_after <= clock.now()):
         return row.id
     return None
-
-
-def reconcile_stuck_message(outbox_id: int) -> SendOutcome:
-    """Resolve a row left in ``sending`` by a dead worker: accepted if the provider has it, else re-queued."""
-    cutoff = real_now() - timedelta(seconds=_stuck_after_seconds())
-    with session_scope() as session:
-        # Re-claim so two reconcilers never both look it up and both re-queue it.
-        result = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING,
-                   OutboxMessage.claimed_at < cutoff)
-            .values(claimed_at=real_now()).execution_options(synchronize_session=False))
-        if int(getattr(result, "rowcount", 0) or 0) != 1:
-            return SendOutcome("skipped")
-        row = session.get(OutboxMessage, outbox_id)
-        assert row is not None
-        message = outgoing_for(row)
-    finder = getattr(_channel(message.channel), "find_sent", None)
-    found = None
-    if finder is not None:
-        try:
-            found = finder(message)
-        except Exception:  # the lookup itself failed: try again at the next scheduler pass
-            log.warning("lookup of a stuck message failed", extra={"outbox_id": outbox_id}, exc_info=True)
-            return SendOutcome("retry")
-    with session_scope() as session:
-        if found is not None:
-            from channels.status import StatusUpdate
-            from gateway.pipeline.status import apply_status
-
-            record_accepted(session, outbox_id, found.provider_id)
-            log.info("stuck message was sent before the crash", extra={"outbox_id": outbox_id})
-            # The provider's status callbacks came while the row had no provider id and were dropped: apply the
-            # status the lookup reported, so a delivered or failed message does not stay 'accepted' for ever.
-            applied = apply_status(session, StatusUpdate(provider_id=found.provider_id, status=found.status,
-                                                         kind="voice" if message.channel == "voice" else "sms"))
-            return SendOutcome(applied.state or "accepted", applied.enqueue)
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == OutboxState.SENDING)
-            .values(state=OutboxState.QUEUED, enqueued_at=real_now(), error_reason="requeued_after_crash")
-            .execution_options(synchronize_session=False))
-    log.info("stuck message re-queued", extra={"outbox_id": outbox_id, "lookup": finder is not None})
-    return SendOutcome("requeued", [outbox_id])
-
-
-def stuck_messages(session: Session, limit: int = 500) -> list[int]:
-    """Ids of rows in ``sending`` for longer than GATEWAY_STUCK_SECONDS of real time."""
-    cutoff = real_now() - timedelta(seconds=_stuck_after_seconds())
-    return list(session.scalars(select(OutboxMessage.id).where(
-        OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < cutoff).limit(limit)))

@@ -262,7 +262,7 @@ def provider_sid_for(message_id: str | None, raw: bytes) -> str:
 
 def store_email_reply(parsed: ParsedReply, raw: bytes) -> tuple[int, bool]:
     """Record the reply once (commit) and process it as a text is processed; (inbound id, first time)."""
-    from gateway.pipeline.outbox import enqueue_inbound, enqueue_sends
+    from gateway.pipeline import ports
     from gateway.pipeline.replies import process_inbound_message, record_inbound
     from gateway.translation import get_translator
 
@@ -274,11 +274,12 @@ def store_email_reply(parsed: ParsedReply, raw: bytes) -> tuple[int, bool]:
             inbound = session.get(InboundMessage, inbound_id)
             if inbound is not None:
                 inbound.note = parsed.note[:300]
-    enqueue_sends(process_inbound_message(inbound_id))  # idempotent: a repeat does nothing
+    process_inbound_message(inbound_id)  # idempotent: a repeat does nothing; what it queues goes at commit
     if created:
         log.info("e-mail reply stored", extra={"inbound_id": inbound_id, "from": redact(parsed.sender)})
         if get_translator() is not None:
-            enqueue_inbound(inbound_id)  # the worker adds the English translation (processing is done)
+            # The worker adds the English translation (processing is done).
+            ports.current().queue.process_inbound(inbound_id)
     return inbound_id, created
 
 

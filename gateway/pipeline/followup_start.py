@@ -18,6 +18,7 @@ from gateway import clock
 from gateway.errors import GatewayError
 from gateway.models import AttendanceMark, FollowupDay, FollowupExclusion, Pupil, StaffUser
 from gateway.models.attendance import UNEXPLAINED
+from gateway.pipeline.cases import excluded_pupils, pupils_in_cases
 from gateway.routing.ladder import EscalationLadder
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,8 @@ def ready_to_open(session: Session, on: date, local_now: datetime, ladder: Escal
     return True
 
 
-def excluded_pupils(session: Session, on: date) -> dict[int, FollowupExclusion]:
-    """The pupils taken out of ``on``'s follow-up, by pupil id."""
-    rows = session.scalars(select(FollowupExclusion).where(FollowupExclusion.date == on))
-    return {row.pupil_id: row for row in rows}
-
-
 def exclude_pupil(session: Session, on: date, pupil_id: int, reason: str, staff: StaffUser) -> FollowupExclusion:
     """Take a pupil out of ``on``'s follow-up (before their case opens), audited with the reason."""
-    from gateway.pipeline.cases import pupils_in_cases
     from gateway.staff import record_audit
 
     reason = " ".join(reason.split())

@@ -3,12 +3,14 @@
 * Fresh start: the day before a half-term starts (or on its first day), routing plans one nudge per adult;
   the rows are created ``planned`` under a ``MilestoneBatch`` and stay there until staff approve the batch
   (``approve_batch``); then they are queued with ``send_after`` = the planned instant inside each adult's
-  window (the evening before or that morning). Key: ``nudge:{half_term}:{adult}``. The message's one
-  ``days_missed`` figure is the most any of the adult's children missed (siblings are often off together:
-  adding their days up would overstate it).
-* Positive attendance: a pupil whose last 4 weeks' attendance is at least 95% and at least 5 points above
-  the previous half-term's: one message to every adult with parental responsibility for improved children,
-  at most once per half-term. Key: ``positive:{half_term}:{adult}``.
+  window (the evening before or that morning). Key: ``nudge:{half_term}:{adult}``. Siblings share one
+  message, which gives each child's own days missed (``days_missed``: one whole number per pupil, in the
+  order of ``pupil_ids``; half days rounded half up).
+* Positive attendance: a pupil who, counted from the register, attended more sessions so far this half-term
+  than in as many possible sessions just before it (at least two weeks' worth, at least 95% attended now, at
+  least a whole day more): one message to every adult with parental responsibility for improved children,
+  at most once per half-term, with the smallest of their children's gains. Key:
+  ``positive:{half_term}:{adult}``.
 * Fortnightly check-in: adults with parental responsibility for a pupil on a support plan, at most once in
   14 days. Key: ``checkin:{n}:{adult}``.
 Routing plans every routine message (audience, restrictions, channel, language, the adult's window on a
@@ -18,7 +20,7 @@ school day, the weekly cap from ``recent_counts``); this module only writes the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,7 +40,7 @@ from gateway.models import (
     Pupil,
 )
 from gateway.models.attendance import APPROVED_OFF_SITE, NOT_POSSIBLE, PRESENT_CODES
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
 from gateway.pipeline.context import message_context, pupils_by_id
 from gateway.pipeline.outbox import NewMessage, add_message
 from gateway.routing.plan import Delivery, Plan
@@ -46,6 +48,12 @@ from gateway.routing.recipient import ROUTINE_KINDS
 
 log = logging.getLogger(__name__)
 CHECKIN_DAYS = 14
+# Positive attendance: compared over at least two school weeks of possible sessions; the recent ones at least
+# 95% attended and at least one whole day (two sessions) more than before.
+MIN_COMPARED_SESSIONS = 20
+POSITIVE_RATE_PERCENT = 95
+MIN_SESSIONS_MORE = 2
+ATTENDED_CODES = PRESENT_CODES | APPROVED_OFF_SITE
 _last_daily_run: date | None = None
 
 
@@ -71,8 +79,9 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
     batch = MilestoneBatch(kind="fresh_start", half_term_id=half_term.id, created_at=now)
     session.add(batch)
     session.flush()
-    plan = collaborators.plan_fresh_start(session, half_term=half_term, now=now,
-                                          recent_counts=recent_counts(session, now))
+    used = ports.current()
+    plan = used.routing.plan_fresh_start(session, half_term=half_term, now=now, ladder=used.ladder(),
+                                         recent_counts=recent_counts(session, now))
     # Load every adult and pupil the plan names in a few queries, not two per nudge (a trust has tens of
     # thousands); the identity map then answers each delivery's lookups.
     adults = _load_by_id(session, Adult, {d.adult_id for d in plan.deliveries})
@@ -80,18 +89,31 @@ def plan_fresh_start_batch(session: Session, half_term: HalfTerm, now: datetime)
     for delivery in plan.deliveries:
         adult = adults.get(delivery.adult_id)
         pupils = [pupils_loaded[p] for p in delivery.pupil_ids if p in pupils_loaded]
-        missed = list(getattr(delivery, "days_missed", ()) or ())
+        missed = _own_days_missed(delivery, pupils_loaded)
         add_message(session, NewMessage(
             idempotency_key=f"nudge:{half_term.id}:{delivery.adult_id}", kind="fresh_start",
             channel=delivery.channel, to_address=delivery.to, locale=delivery.locale, variant=delivery.variant,
             context=message_context(session, adult=adult, pupils=pupils, on=half_term.start,
-                                    days_missed=round(max(missed)) if missed else 0,
+                                    days_missed=missed or 0,
                                     half_term_name=half_term.name, start_date=half_term.start),
             adult_id=delivery.adult_id, contact_point_id=delivery.contact_point_id, batch_id=batch.id,
             pupil_ids=list(delivery.pupil_ids), why=delivery.why, fallback_channels=list(delivery.fallback_channels),
             send_after=delivery.send_at, state=OutboxState.PLANNED))
     log.info("fresh-start batch planned", extra={"half_term_id": half_term.id, "messages": len(plan.deliveries)})
     return batch
+
+
+def _own_days_missed(delivery: Delivery, loaded: dict[int, Any]) -> list[int]:
+    """Each named child's own days missed, in the order of the message's pupils (those still on record)."""
+    if not delivery.days_missed:
+        return []
+    pairs = zip(delivery.pupil_ids, delivery.days_missed, strict=True)
+    return [whole_days(days) for pupil_id, days in pairs if pupil_id in loaded]
+
+
+def whole_days(days: float) -> int:
+    """Days missed as the message says them: a half day rounds up (2.5 -> 3), never to even like ``round``."""
+    return int(days + 0.5)  # days missed are never negative: int() is floor here
 
 
 def _load_by_id(session: Session, model: Any, ids: set[int], chunk: int = 5000) -> dict[int, Any]:
@@ -118,17 +140,6 @@ def approve_batch(session: Session, batch_id: int, staff_id: int) -> int:
         update(OutboxMessage).where(OutboxMessage.batch_id == batch_id, OutboxMessage.state == OutboxState.PLANNED)
         .values(state=OutboxState.QUEUED, queued_at=now, updated_at=now).execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def attendance_rate(session: Session, pupil_id: int, start: date, end: date) -> float | None:
-    """Percentage of possible sessions attended (present or approved off-site) in [start, end]."""
-    codes = session.scalars(select(AttendanceMark.code).where(
-        AttendanceMark.pupil_id == pupil_id, AttendanceMark.date >= start, AttendanceMark.date <= end)).all()
-    possible = [c for c in codes if c not in NOT_POSSIBLE]
-    if not possible:
-        return None
-    attended = sum(1 for c in possible if c in PRESENT_CODES or c in APPROVED_OFF_SITE)
-    return 100.0 * attended / len(possible)
 
 
 def _last_checkins(session: Session, adult_ids: set[int]) -> dict[int, datetime]:
@@ -166,15 +177,53 @@ def _queue_plan(session: Session, plan: Plan, *, key: str, on: date, counts: dic
     return len(plan.deliveries)
 
 
-def _improved_sessions(session: Session, pupils: list[Pupil], today: date, previous: HalfTerm) -> dict[int, int]:
-    """Pupils whose last 4 weeks' attendance is at least 95% and 5 points above the previous half-term's,
-    with the sessions it is better by (about 20 sessions in 4 weeks)."""
+def sessions_attended_more(recent: Sequence[str], before: Sequence[str]) -> int:
+    """How many more sessions a pupil attended in ``recent`` than in as many possible sessions of ``before``.
+
+    Both are register codes of possible sessions in date order. The last ``n`` of each are compared, ``n``
+    the shorter of the two, and at least ``MIN_COMPARED_SESSIONS``. Counted, never estimated: 0 unless the
+    recent sessions are at least ``POSITIVE_RATE_PERCENT`` attended and at least ``MIN_SESSIONS_MORE`` (a
+    whole day, as the message speaks of days) more were attended than before.
+    """
+    compared = min(len(recent), len(before))
+    if compared < MIN_COMPARED_SESSIONS:
+        return 0
+    attended_now = sum(1 for code in recent[-compared:] if code in ATTENDED_CODES)
+    attended_before = sum(1 for code in before[-compared:] if code in ATTENDED_CODES)
+    if attended_now * 100 < POSITIVE_RATE_PERCENT * compared:
+        return 0
+    more = attended_now - attended_before
+    return more if more >= MIN_SESSIONS_MORE else 0
+
+
+def _possible_sessions(session: Session, pupil_ids: list[int], start: date, end: date
+                       ) -> dict[int, list[tuple[date, str]]]:
+    """Per pupil, (date, code) of every possible session in [start, end], in register order."""
+    found: dict[int, list[tuple[date, str]]] = {pupil_id: [] for pupil_id in pupil_ids}
+    for offset in range(0, len(pupil_ids), 1000):
+        rows = session.execute(
+            select(AttendanceMark.pupil_id, AttendanceMark.date, AttendanceMark.code)
+            .where(AttendanceMark.pupil_id.in_(pupil_ids[offset:offset + 1000]), AttendanceMark.date >= start,
+                   AttendanceMark.date <= end, AttendanceMark.code.not_in(NOT_POSSIBLE))
+            .order_by(AttendanceMark.pupil_id, AttendanceMark.date, AttendanceMark.session))
+        for pupil_id, day, code in rows:
+            found[pupil_id].append((day, code))
+    return found
+
+
+def _improved_sessions(session: Session, pupils: list[Pupil], today: date, current: HalfTerm,
+                       previous: HalfTerm) -> dict[int, int]:
+    """Pupils who attended more sessions so far this half-term than in as many possible sessions just before
+    it (the end of the previous half-term), with how many more: counted from the register marks."""
+    marks = _possible_sessions(session, [p.id for p in pupils], previous.start, today)
     improved: dict[int, int] = {}
     for pupil in pupils:
-        recent = attendance_rate(session, pupil.id, today - timedelta(days=28), today)
-        before = attendance_rate(session, pupil.id, previous.start, previous.end)
-        if recent is not None and before is not None and recent >= 95.0 and recent - before >= 5.0:
-            improved[pupil.id] = max(round((recent - before) / 100 * 20), 1)
+        sessions = marks.get(pupil.id, [])
+        recent = [code for day, code in sessions if current.start <= day <= today]
+        before = [code for day, code in sessions if previous.start <= day <= previous.end]
+        more = sessions_attended_more(recent, before)
+        if more:
+            improved[pupil.id] = more
     return improved
 
 
@@ -192,7 +241,8 @@ def daily_routine_messages(session: Session, now: datetime) -> None:
 
     settings = get_settings()
     today = now.astimezone(settings.tz).date()
-    inset_days = collaborators.load_inset_days(session, today)
+    used = ports.current()
+    inset_days = used.routing.inset_days(session, today)
     if not is_school_day(today, inset_days):
         return
     current = session.scalars(select(HalfTerm).where(HalfTerm.start <= today, HalfTerm.end >= today)).first()
@@ -201,8 +251,8 @@ def daily_routine_messages(session: Session, now: datetime) -> None:
     previous = session.scalars(select(HalfTerm).where(HalfTerm.end < current.start)
                                .order_by(HalfTerm.end.desc()).limit(1)).first()
     counts = recent_counts(session, now)
-    routine = RoutineSettings(now=now, tz=settings.tz, capabilities=collaborators.locale_capabilities(),
-                              recent_counts=counts, ladder=collaborators.load_ladder(), inset_days=inset_days,
+    routine = RoutineSettings(now=now, tz=settings.tz, capabilities=used.capabilities(),
+                              recent_counts=counts, ladder=used.ladder(), inset_days=inset_days,
                               weekly_cap=settings.weekly_routine_cap)
     pupils = session.scalars(select(Pupil).where(Pupil.bereaved.is_(False), Pupil.long_term_ill.is_(False))).all()
     supported = [p.id for p in pupils if p.support_plan]
@@ -213,12 +263,12 @@ def daily_routine_messages(session: Session, now: datetime) -> None:
                     if d.adult_id not in last or d.send_at - last[d.adult_id] >= timedelta(days=CHECKIN_DAYS))
         _queue_plan(session, replace(plan, deliveries=due), key=f"checkin:{today.toordinal() // CHECKIN_DAYS}",
                     on=today, counts=counts, extra=lambda _delivery: {})
-    improved = _improved_sessions(session, list(pupils), today, previous) if previous is not None else {}
+    improved = _improved_sessions(session, list(pupils), today, current, previous) if previous is not None else {}
     if improved:
         plan = plan_positive_attendance(load_households(session, pupil_ids=sorted(improved)), day=today,
                                         improved_pupil_ids=improved, settings=routine)
         _queue_plan(session, plan, key=f"positive:{current.id}", on=today, counts=counts,
-                    extra=lambda d: {"improved_sessions": max(improved.get(p, 1) for p in d.pupil_ids)})
+                    extra=lambda d: {"improved_sessions": min(improved[p] for p in d.pupil_ids)})
 
 
 def plan_and_release(session: Session, now: datetime) -> list[int]:

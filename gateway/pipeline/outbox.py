@@ -2,7 +2,10 @@
 
 Every row has a unique ``idempotency_key``; :func:`add_message` returns the existing row when the key is
 already there, so re-running a step (a second scheduler, a retried actor) never doubles a message.
-Ids are handed to the broker only after the rows are committed (:func:`enqueue_sends`).
+
+Ids are handed to the workers only after the rows are committed, by one session hook: a path that queued rows
+registers them with :func:`send_after_commit` inside its transaction, and when that session commits the ids go to
+the work queue (``ports.current().queue``); a rollback forgets them. No caller enqueues by hand.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import clock
 from gateway.models import OutboxMessage, OutboxState
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
+from gateway.pipeline.ports import Content, RenderContext
 
 log = logging.getLogger(__name__)
 
@@ -28,35 +31,33 @@ def real_now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_json_context(context: Mapping[str, Any]) -> dict[str, Any]:
+def to_json_context(context: RenderContext) -> dict[str, object]:
     """A render context made JSON-safe (dates as ISO text) so a fallback can re-render it later."""
-    def convert(value: Any) -> Any:
+    def convert(value: object) -> object:
         if isinstance(value, datetime | date):
             return {"__date__": value.isoformat()}
         if isinstance(value, Mapping):
-            return {k: convert(v) for k, v in value.items()}
+            return {str(k): convert(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [convert(v) for v in value]
         return value
 
-    result: dict[str, Any] = convert(context)
-    return result
+    return {key: convert(value) for key, value in context.items()}
 
 
-def from_json_context(document: Mapping[str, Any]) -> dict[str, Any]:
+def from_json_context(document: RenderContext) -> dict[str, object]:
     """The inverse of :func:`to_json_context`."""
-    def convert(value: Any) -> Any:
+    def convert(value: object) -> object:
         if isinstance(value, Mapping):
-            if set(value) == {"__date__"}:
-                text = value["__date__"]
+            text = value.get("__date__") if len(value) == 1 else None
+            if isinstance(text, str):
                 return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-            return {k: convert(v) for k, v in value.items()}
+            return {str(k): convert(v) for k, v in value.items()}
         if isinstance(value, list):
             return [convert(v) for v in value]
         return value
 
-    result: dict[str, Any] = convert(document)
-    return result
+    return {key: convert(value) for key, value in document.items()}
 
 
 @dataclass
@@ -69,7 +70,7 @@ class NewMessage:
     to_address: str
     locale: str
     variant: str
-    context: Mapping[str, Any]
+    context: RenderContext
     adult_id: int | None = None
     contact_point_id: int | None = None
     case_id: int | None = None
@@ -82,15 +83,16 @@ class NewMessage:
     same_day: bool = False
     send_after: datetime | None = None
     state: OutboxState = OutboxState.QUEUED
-    prerendered: collaborators.Content | None = None  # staff-facing text not from a template
+    prerendered: Content | None = None  # staff-facing text not from a template
 
 
-def add_message(session: Session, new: NewMessage) -> OutboxMessage:
-    """Render and add one outbox row, or return the row that already has this idempotency key."""
+def add_message(session: Session, new: NewMessage, *, render: ports.Renderer | None = None) -> OutboxMessage:
+    """Render (with ``render``, else the process's renderer) and add one outbox row, or return the row that
+    already has this idempotency key."""
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == new.idempotency_key))
     if existing is not None:
         return existing
-    content = new.prerendered or collaborators.render(
+    content = new.prerendered or (render or ports.current().render)(
         new.kind, locale=new.locale, channel=new.channel, variant=new.variant, context=new.context)
     now = clock.now()
     row = OutboxMessage(
@@ -126,55 +128,41 @@ def cancel_pending(session: Session, *, case_id: int | None = None, batch_id: in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def mark_enqueued(session: Session, ids: Iterable[int]) -> list[int]:
-    """Stamp ``enqueued_at`` on these rows (call before commit, then :func:`enqueue_sends`)."""
+_PENDING = "gateway.pipeline.outbox.send_after_commit"  # Session.info key: ids to hand over at commit
+
+
+def send_after_commit(session: Session, ids: Iterable[int]) -> list[int]:
+    """Hand these queued rows to the workers once ``session`` commits (stamping ``enqueued_at`` now, in the same
+    transaction, so the scheduler does not hand them over too). Returns the ids."""
     id_list = list(ids)
     if id_list:
         session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(id_list))
                         .values(enqueued_at=real_now()).execution_options(synchronize_session=False))
+        pending: list[int] = session.info.get(_PENDING, [])
+        session.info[_PENDING] = list(dict.fromkeys([*pending, *id_list]))
     return id_list
 
 
-def enqueue_sends(ids: Iterable[int]) -> int:
-    """Hand committed outbox ids to the workers. Sending an id twice is harmless: the actor is idempotent."""
-    from gateway.pipeline.broker import get_pipeline_broker
-
-    get_pipeline_broker()
-    from gateway.pipeline.actors import send_message
-
-    id_list = list(ids)
-    count = 0
+@event.listens_for(Session, "after_commit")
+def _hand_over_after_commit(session: Session) -> None:
+    """The one place committed outbox ids go to the workers (a savepoint's release is not the commit)."""
+    if session.in_nested_transaction():
+        return
+    pending: list[int] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     try:
-        for outbox_id in id_list:
-            send_message.send(outbox_id)
-            count += 1
-    except Exception:  # the broker is down: the rows are committed, so the scheduler hands them over later
-        log.warning("broker unavailable; the scheduler will enqueue the rest", extra={"sent": count},
+        ports.current().queue.send(pending)
+    except Exception:  # the rows are committed: the scheduler's stale-enqueue pass hands them over later
+        log.warning("could not hand committed messages to the workers", extra={"count": len(pending)},
                     exc_info=True)
-        _forget_enqueued(id_list[count:])
-    return count
 
 
-def _forget_enqueued(ids: list[int]) -> None:
-    """Clear ``enqueued_at`` so the scheduler's next pass hands these rows over (best effort)."""
-    from gateway.db import session_scope
-
-    try:
-        with session_scope() as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(enqueued_at=None)
-                            .execution_options(synchronize_session=False))
-    except Exception:  # the stale-enqueue rule still recovers them, only later
-        log.warning("could not clear enqueued_at", exc_info=True)
-
-
-def enqueue_inbound(inbound_id: int) -> None:
-    """Hand a committed inbound message to the workers (replies are processed off the request path)."""
-    from gateway.pipeline.broker import get_pipeline_broker
-
-    get_pipeline_broker()
-    from gateway.pipeline.actors import process_inbound
-
-    process_inbound.send(inbound_id)
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: what the outer transaction registered still stands
+    session.info.pop(_PENDING, None)  # the rows were never written
 
 
 def due_for_enqueue(session: Session, *, now: datetime, stale_seconds: float, limit: int = 2000) -> list[int]:

@@ -9,7 +9,7 @@ at a later step. Hope, in this order:
 3. a ladder step after the current one whose routing plan has a delivery: somebody will be contacted later.
 
 Whether a step reaches anyone is never judged here: routing plans every parent step for the case's pupils
-(``collaborators.plan_absence_steps``, the same rules ``advance_case`` plans with: restrictions, STOP,
+(``ports.RoutingPort.plan_absence_steps``, the same rules ``advance_case`` plans with: restrictions, STOP,
 missing or permanently failed contact points, the channels that failed for this case, sending hours). This
 module only counts the plans' deliveries and puts routing's suppressions into words for staff.
 
@@ -38,14 +38,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.models import AbsenceCase, ContactPoint, OutboxMessage, OutboxState
 from gateway.models.messaging import ACTIVE_CASE_STATES
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
+from gateway.pipeline.dsl_mail import alert_dsl
+from gateway.routing.facts import AdultFacts, Households
+from gateway.routing.ladder import EscalationLadder
+from gateway.routing.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +86,9 @@ class Reach:
         return self.hope != "none"
 
 
-def assess(session: Session, case: AbsenceCase, ladder: Any, now: datetime,
+def assess(session: Session, case: AbsenceCase, ladder: EscalationLadder, now: datetime,
            states: Iterable[OutboxState] | None = None) -> Reach:
     """How the case stands (``states``: its parent messages' states, when the caller already has them)."""
-    from gateway.pipeline.absence import failed_channels_today
-
     if states is None:
         states = session.scalars(select(OutboxMessage.state).where(
             OutboxMessage.case_id == case.id, OutboxMessage.kind != "dsl_alert",
@@ -99,8 +100,8 @@ def assess(session: Session, case: AbsenceCase, ladder: Any, now: datetime,
         return Reach("reached")
     steps = [s.number for s in ladder.steps if s.audience != "dsl"]
     pupil_ids = [p.id for p in case.pupils]
-    households, plans = collaborators.plan_absence_steps(
-        session, pupil_ids=pupil_ids, on=case.date, steps=steps, now=now,
+    households, plans = ports.current().routing.plan_absence_steps(
+        session, pupil_ids=pupil_ids, on=case.date, steps=steps, now=now, ladder=ladder,
         exclude_channels=failed_channels_today(session, case))
     reaching = [plan.step for plan in plans if plan.deliveries and plan.step is not None]
     again = max((step for step in reaching if step <= case.current_step), default=None)
@@ -111,7 +112,7 @@ def assess(session: Session, case: AbsenceCase, ladder: Any, now: datetime,
     return Reach("none", reasons=tuple(_reasons(session, case, households, plans, pupil_ids)))
 
 
-def check_case(session: Session, case: AbsenceCase, ladder: Any, now: datetime,
+def check_case(session: Session, case: AbsenceCase, ladder: EscalationLadder, now: datetime,
                states: Iterable[OutboxState] | None = None) -> list[int]:
     """Assess an active case that has started its ladder and act: alert the DSL the moment it becomes
     unreachable, resume the ladder when it is reachable again. Returns outbox ids to enqueue after commit."""
@@ -142,7 +143,7 @@ def check_active_cases(session: Session, on: date, now: datetime) -> list[int]:
             OutboxMessage.adult_id.is_not(None))):
         if case_id is not None:
             states[case_id].append(state)
-    ladder = collaborators.load_ladder()
+    ladder = ports.current().ladder()
     ids: list[int] = []
     for case in cases:
         if set(states[case.id]) & IN_FLIGHT and case.unreachable_at is None:
@@ -156,8 +157,6 @@ def check_active_cases(session: Session, on: date, now: datetime) -> list[int]:
 
 
 def _mark_unreachable(session: Session, case: AbsenceCase, reach: Reach, now: datetime) -> list[int]:
-    from gateway.pipeline.absence import alert_dsl
-
     reasons = list(reach.reasons)
     if case.unreachable_at is not None:
         if case.unreachable_reasons != reasons:
@@ -188,8 +187,29 @@ def _resume(session: Session, case: AbsenceCase, step: int, now: datetime) -> No
     session.refresh(case)
 
 
+def failed_channels_today(session: Session, case: AbsenceCase) -> dict[int, set[str]]:
+    """Per adult, the channels that failed for this case (routing excludes them).
+
+    Only failures routing's own contact-point rules do not already cover: a point marked permanently failed
+    (or, for texts, opted out), or since removed, is left out by routing itself, so the channel stays open for
+    the adult's other points (a working number the office adds once the first one failed)."""
+    rows = session.execute(
+        select(OutboxMessage.adult_id, OutboxMessage.channel, ContactPoint.id,
+               ContactPoint.last_permanent_failure_at, ContactPoint.opted_out_at)
+        .outerjoin(ContactPoint, ContactPoint.id == OutboxMessage.contact_point_id)
+        .where(OutboxMessage.case_id == case.id,
+               OutboxMessage.state.in_((OutboxState.FAILED, OutboxState.UNDELIVERED)))).all()
+    excluded: dict[int, set[str]] = {}
+    for adult_id, channel, point_id, failed_at, opted_out_at in rows:
+        if point_id is None or failed_at is not None or (channel == "sms" and opted_out_at is not None):
+            continue
+        if adult_id is not None:
+            excluded.setdefault(adult_id, set()).add(channel)
+    return excluded
+
+
 # Words ---------------------------------------------------------------------------------------------------
-def _reasons(session: Session, case: AbsenceCase, households: Any, plans: Sequence[Any],
+def _reasons(session: Session, case: AbsenceCase, households: Households, plans: Sequence[Plan],
              pupil_ids: list[int]) -> list[str]:
     """Per adult linked to the case's pupils, why routing will not contact them, in words; then what is missing."""
     adult_ids: list[int] = []
@@ -198,7 +218,7 @@ def _reasons(session: Session, case: AbsenceCase, households: Any, plans: Sequen
         for link in households.links_of_pupil(pupil_id):
             if link.adult_id in households.adults and link.adult_id not in adult_ids:
                 adult_ids.append(link.adult_id)
-            if link.parental_responsibility or getattr(link, "carer_at_home", False):
+            if link.parental_responsibility or link.carer_at_home:
                 responsible.add(link.adult_id)  # parental responsibility, or lives with and cares for the pupil
     responsible &= set(adult_ids)
     adult_ids.sort(key=lambda a: a not in responsible)  # people with parental responsibility first
@@ -235,7 +255,7 @@ def _reasons(session: Session, case: AbsenceCase, households: Any, plans: Sequen
     return lines
 
 
-def _name(adult: Any) -> str:
+def _name(adult: AdultFacts) -> str:
     return f"{adult.title} {adult.surname}".strip() if adult.title else adult.full_name or "a contact"
 
 
@@ -243,7 +263,7 @@ def _failure(reason: str | None) -> str:
     return _FAILURE_WORDS.get(reason or "", (reason or "").replace("_", " "))
 
 
-def _contact_words(adult: Any, failure_reasons: dict[int, str | None],
+def _contact_words(adult: AdultFacts, failure_reasons: dict[int, str | None],
                    failed_rows: list[tuple[str, str | None, int | None]]) -> str:
     """What is wrong with the adult's phone numbers and e-mail addresses (routing found none usable)."""
     if not adult.contact_points:
@@ -252,7 +272,7 @@ def _contact_words(adult: Any, failure_reasons: dict[int, str | None],
     failed_points: set[int] = set()
     for point in sorted(adult.contact_points, key=lambda p: (p.position, p.id)):
         noun = "e-mail" if point.kind == "email" else "number"
-        if getattr(point, "blocked_by_restriction", None) is not None:
+        if point.blocked_by_restriction is not None:
             parts.append(f"{noun}: {SAFEGUARDING}")  # held by an adult who may not be contacted: no more said
         elif point.permanently_failed:
             failed_points.add(point.id)

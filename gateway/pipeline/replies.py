@@ -27,13 +27,13 @@ from gateway.db import session_scope
 from gateway.logging_setup import redact
 from gateway.models import AbsenceCase, Adult, CaseState, ContactKind, ContactPoint, InboundMessage, PupilContact
 from gateway.models.messaging import absence_case_pupil
-from gateway.pipeline import casework, collaborators
+from gateway.pipeline import casework, ports
 from gateway.pipeline.cases import REPLYABLE_STATES, close_case
 from gateway.pipeline.context import message_context, school_context
 from gateway.pipeline.dsl_mail import email_dsls
 from gateway.pipeline.keywords import help_text, keyword_for
 from gateway.pipeline.lexicon import suggest_code
-from gateway.pipeline.outbox import NewMessage, add_message, mark_enqueued
+from gateway.pipeline.outbox import NewMessage, add_message, send_after_commit
 from gateway.pipeline.reply_classes import ReplyClass, classify_reply
 from gateway.safeguarding import RESTRICTED, blocked_address_reason, blocked_reason, blocked_reasons
 
@@ -114,15 +114,29 @@ def open_case_for(session: Session, adult_id: int, now: datetime) -> AbsenceCase
 
 
 def process_inbound_message(inbound_id: int) -> list[int]:
-    """Act on one recorded inbound message (idempotent). Returns outbox ids to enqueue (the thanks)."""
+    """Act on one recorded inbound message, once however often it is handed over (the webhook, a Twilio retry,
+    the scheduler's sweep of unprocessed replies). Returns the outbox ids it queued (the thanks, DSL e-mails),
+    handed to the workers as it commits."""
     with session_scope() as session:
+        if not claim_inbound(session, inbound_id):
+            return []
         inbound = session.get(InboundMessage, inbound_id)
-        if inbound is None or inbound.processed_at is not None:
+        if inbound is None:
             return []
         ids = _process(session, inbound)
         inbound.processed_at = clock.now()
-        mark_enqueued(session, ids)
+        send_after_commit(session, ids)
     return ids
+
+
+def claim_inbound(session: Session, inbound_id: int) -> bool:
+    """Take an unprocessed message for this transaction: ``UPDATE … SET processed_at WHERE processed_at IS NULL``,
+    the transaction's first statement. A concurrent delivery of the same id waits on the row (PostgreSQL) or the
+    write lock (SQLite) and then finds it taken; should this transaction roll back, the message is free again."""
+    claimed = session.execute(update(InboundMessage)
+                              .where(InboundMessage.id == inbound_id, InboundMessage.processed_at.is_(None))
+                              .values(processed_at=clock.now()).execution_options(synchronize_session=False))
+    return int(getattr(claimed, "rowcount", 0) or 0) == 1
 
 
 def _process(session: Session, inbound: InboundMessage) -> list[int]:
@@ -142,7 +156,7 @@ def _process(session: Session, inbound: InboundMessage) -> list[int]:
     barred = restricted_sender(session, inbound)
     if barred is not None:
         return flag_for_dsl(session, inbound, *barred)
-    if inbound.source == "voice" and inbound.body.strip() not in collaborators.keypad_codes():
+    if inbound.source == "voice" and inbound.body.strip() not in ports.current().keypad_codes:
         # Only the digits the call offered count (the webhook replays the prompt for any other): never a reply.
         inbound.handled = True
         log.info("keypad digit the call did not offer ignored", extra={"inbound_id": inbound.id})
@@ -171,7 +185,7 @@ def _act_on_reply(session: Session, inbound: InboundMessage, case: AbsenceCase |
         inbound.matched_keywords = list(suggestion.keywords)
     else:  # a keypad answer: 1 ill, 2 appointment, 3 "please call me" (no code: staff call back)
         digit = inbound.body.strip()
-        inbound.suggested_code = collaborators.keypad_codes().get(digit)
+        inbound.suggested_code = ports.current().keypad_codes.get(digit)
         inbound.matched_keywords = [f"keypad {digit}"]
     if case is None:
         if kind.call_back:
@@ -205,18 +219,19 @@ def _help_reply(session: Session, inbound: InboundMessage) -> list[int]:
 
     school = school_context(session, [link.pupil for link in adult.links] if adult else [])
     point_id: int | None = None
+    used = ports.current()
     if adult is not None:  # routing decides whether the number that asked may be texted (exactly that number)
-        recipient = collaborators.load_recipient(session, adult.id)
+        recipient = used.routing.recipient(session, adult.id)
         point = reply_point(recipient.adult, inbound.from_number, "sms", exact=True) if recipient else None
         if recipient is not None and point is None:
             return []
         point_id = point.id if point else None
-    send_after = reply_send_at(clock.now(), collaborators.load_ladder(), get_settings().tz)
+    send_after = reply_send_at(clock.now(), used.ladder(), get_settings().tz)
     row = add_message(session, NewMessage(
         idempotency_key=f"help:{inbound.id}", kind="help_reply", channel="sms", to_address=inbound.from_number,
         locale="en-GB", variant="standard", context={"school": school}, adult_id=adult.id if adult else None,
         contact_point_id=point_id, why="HELP received", send_after=send_after,
-        prerendered=collaborators.Content(text=help_text(school))))  # the HELP text exists in English only
+        prerendered=ports.Content(text=help_text(school))))  # the HELP text exists in English only
     return [row.id] if send_after <= clock.now() else []
 
 
@@ -308,19 +323,20 @@ def _thank(session: Session, case: AbsenceCase, adult: Adult, inbound: InboundMe
 
     channel = "email" if inbound.source == "email" else "sms"  # an e-mail reply is thanked by e-mail
     pupil_ids = [p.id for p in case.pupils]
-    recipient = collaborators.load_recipient(session, adult.id, pupil_ids)
+    used = ports.current()
+    recipient = used.routing.recipient(session, adult.id, pupil_ids)
     if recipient is None or recipient.forbidden is not None:
         return []
     # Routing decides the address (the one they wrote from, if it may be used), the language and the time.
     point = reply_point(recipient.adult, inbound.from_number, channel)
     if point is None:
         return []
-    language = language_for(recipient.adult, recipient.pupils, collaborators.locale_capabilities(), channel)
+    language = language_for(recipient.adult, recipient.pupils, used.capabilities(), channel)
     row = add_message(session, NewMessage(
         idempotency_key=f"thanks:{case.id}", kind="reply_thanks", channel=channel, to_address=point.value,
         locale=language.locale, variant=language.variant,
         context=message_context(session, adult=adult, pupils=case.pupils, on=case.date), adult_id=adult.id,
         contact_point_id=point.id, case_id=case.id, pupil_ids=pupil_ids,
-        send_after=reply_send_at(clock.now(), collaborators.load_ladder(), get_settings().tz),
+        send_after=reply_send_at(clock.now(), used.ladder(), get_settings().tz),
         why="reply received", same_day=True))
     return [row.id] if row.send_after is None or row.send_after <= clock.now() else []  # later: the scheduler

@@ -12,7 +12,10 @@ under the ``scheduler`` lease, it:
    enqueued so long ago that the broker or a dead worker must have lost them);
 4. hands rows stuck in ``sending`` to the reconciler;
 5. plans and releases milestone messages;
-6. alerts the DSL about call-back requests nobody has dealt with in time (``casework``).
+6. alerts the DSL about call-back requests nobody has dealt with in time (``casework``);
+7. hands parents' replies stored but still unprocessed after ``inbound_redeliver_seconds`` to the workers again
+   (the webhook's hand-over to the broker failed, or its process died between commit and hand-over): at most
+   once per that interval, the oldest ``REDELIVER_BATCH`` first; processing claims a reply once.
 
 The lease is a row in ``lease`` taken with one atomic ``UPDATE … WHERE expires_at < now OR holder = me``
 (or an INSERT when the row is missing), so two schedulers never tick at once; and every step is itself
@@ -26,25 +29,28 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import clock
 from gateway.config import get_settings
 from gateway.db import session_scope
-from gateway.models import InsetDay, Lease
-from gateway.pipeline.outbox import due_for_enqueue, enqueue_sends, mark_enqueued, real_now
+from gateway.models import InboundMessage, InsetDay, Lease
+from gateway.pipeline import ports
+from gateway.pipeline.outbox import due_for_enqueue, real_now, send_after_commit
 
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 LEASE_SECONDS = 30.0
+REDELIVER_BATCH = 200  # unprocessed replies handed over again by one sweep, the oldest first
 
 
 def make_holder() -> str:
@@ -91,6 +97,50 @@ class TickReport:
     reconciling: int = 0
     milestone_messages: int = 0
     call_back_alerts: int = 0  # DSL e-mails about call-backs nobody made in time (pipeline.casework)
+    inbound_redelivered: int = 0  # stored replies still unprocessed, handed to the workers again
+
+
+class InboundSweep:
+    """When one scheduler next sweeps for unprocessed replies (real time). Sweeping once per interval rather
+    than once per tick means a reply the workers are slow to reach, or whose processing keeps failing, is handed
+    over again once a minute, not every two seconds."""
+
+    def __init__(self) -> None:
+        self._next = float("-inf")
+
+    def due(self, every_seconds: float) -> bool:
+        """True at most once per ``every_seconds`` (the first call always)."""
+        moment = time.monotonic()
+        if moment < self._next:
+            return False
+        self._next = moment + every_seconds
+        return True
+
+
+def unprocessed_inbound(session: Session, *, stored_before: datetime, limit: int = REDELIVER_BATCH) -> list[int]:
+    """Replies stored before ``stored_before`` that no worker has processed, the oldest first."""
+    return list(session.scalars(
+        select(InboundMessage.id)
+        .where(InboundMessage.processed_at.is_(None), InboundMessage.received_at <= stored_before)
+        .order_by(InboundMessage.received_at, InboundMessage.id).limit(limit)))
+
+
+def redeliver_inbound(now: datetime) -> int:
+    """Hand replies stored ``inbound_redeliver_seconds`` ago or earlier and still unprocessed to the workers
+    again; a reply handed over twice is processed once (``replies.claim_inbound``). Returns how many went."""
+    settings = get_settings()
+    grace = timedelta(seconds=settings.inbound_redeliver_seconds * settings.clock_speed)  # in gateway time
+    with session_scope() as session:
+        ids = unprocessed_inbound(session, stored_before=now - grace)
+    queue = ports.current().queue
+    for count, inbound_id in enumerate(ids):
+        try:
+            queue.process_inbound(inbound_id)
+        except Exception:  # the broker is still away: the next sweep tries again
+            log.warning("broker unavailable; unprocessed replies wait for the next sweep",
+                        extra={"handed_over": count, "waiting": len(ids) - count}, exc_info=True)
+            return count
+    return len(ids)
 
 
 def _is_school_day(session: Session, now: datetime) -> bool:
@@ -100,59 +150,55 @@ def _is_school_day(session: Session, now: datetime) -> bool:
     return session.query(InsetDay.id).filter(InsetDay.date == today).first() is None
 
 
-def tick(now: datetime | None = None) -> TickReport:
-    """One pass over the database (call only while holding the lease)."""
-    from gateway.pipeline import collaborators
+def tick(now: datetime | None = None, *, inbound_sweep: InboundSweep | None = None) -> TickReport:
+    """One pass over the database (call only while holding the lease). Whatever a step queues goes to the
+    workers as its session commits (``outbox.send_after_commit``). Unprocessed replies are swept when
+    ``inbound_sweep`` says it is time (every call when there is none)."""
     from gateway.pipeline.absence import run_due_steps
     from gateway.pipeline.cases import open_cases, sweep_present_cases
-    from gateway.pipeline.delivery import stuck_messages
     from gateway.pipeline.followup_start import ready_to_open
     from gateway.pipeline.milestones import plan_and_release
     from gateway.pipeline.reachability import check_active_cases
+    from gateway.pipeline.reconcile import stuck_messages
 
     now = now or clock.now()
     report = TickReport()
     tz = get_settings().tz
+    used = ports.current()
     with session_scope() as session:
-        ladder = collaborators.load_ladder()
+        ladder = used.ladder()
         local = now.astimezone(tz)
         if _is_school_day(session, now) and local.time() >= ladder.registers_close and ready_to_open(
                 session, local.date(), local, ladder):
             report.cases_opened = len(open_cases(session, local.date()))
         sweep_present_cases(session, local.date())
-        alert_ids = mark_enqueued(session, check_active_cases(session, local.date(), now))
-        report.unreachable_alerts = len(alert_ids)
-        step_ids = run_due_steps(session, now, on=local.date())
-        report.step_messages = len(step_ids)
-    enqueue_sends(alert_ids + step_ids)
+        report.unreachable_alerts = len(send_after_commit(session, check_active_cases(session, local.date(), now)))
+        report.step_messages = len(run_due_steps(session, now, on=local.date()))
     try:
         with session_scope() as session:
-            milestone_ids = mark_enqueued(session, plan_and_release(session, now))
-            report.milestone_messages = len(milestone_ids)
-        enqueue_sends(milestone_ids)
+            report.milestone_messages = len(send_after_commit(session, plan_and_release(session, now)))
     except Exception:  # a milestone problem must never hold up today's absence messages below
         log.exception("milestone pass failed")
     try:
         from gateway.pipeline.casework import alert_overdue_call_backs
 
         with session_scope() as session:
-            call_back_ids = mark_enqueued(session, alert_overdue_call_backs(session, now))
-            report.call_back_alerts = len(call_back_ids)
-        enqueue_sends(call_back_ids)
+            report.call_back_alerts = len(send_after_commit(session, alert_overdue_call_backs(session, now)))
     except Exception:  # retried next tick; never holds up the sends below
         log.exception("call-back check failed")
     with session_scope() as session:
         stale = get_settings().reenqueue_seconds
-        due = mark_enqueued(session, due_for_enqueue(session, now=now, stale_seconds=stale))
-    report.enqueued = enqueue_sends(due)
+        report.enqueued = len(send_after_commit(session, due_for_enqueue(session, now=now, stale_seconds=stale)))
     with session_scope() as session:
         stuck = stuck_messages(session)
     if stuck:
-        from gateway.pipeline.actors import reconcile_message
-
-        for outbox_id in stuck:
-            reconcile_message.send(outbox_id)
+        used.queue.reconcile(stuck)
     report.reconciling = len(stuck)
+    if inbound_sweep is None or inbound_sweep.due(get_settings().inbound_redeliver_seconds):
+        try:
+            report.inbound_redelivered = redeliver_inbound(now)
+        except Exception:  # retried at the next sweep; never holds up the e-mail poll below
+            log.exception("unprocessed-reply sweep failed")
     from gateway.pipeline.email_replies import poll_if_due
 
     poll_if_due()  # parents' e-mail replies (IMAP_HOST set, every IMAP_POLL_SECONDS); never raises
@@ -168,6 +214,7 @@ def run_scheduler(stop: threading.Event | None = None, *, tick_seconds: float | 
     stop = stop or threading.Event()
     holder = holder or make_holder()
     interval = tick_seconds if tick_seconds is not None else get_settings().scheduler_tick
+    inbound_sweep = InboundSweep()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -176,7 +223,7 @@ def run_scheduler(stop: threading.Event | None = None, *, tick_seconds: float | 
         while not stop.is_set():
             try:
                 if acquire_lease(holder):
-                    report = tick()
+                    report = tick(inbound_sweep=inbound_sweep)
                     if any(vars(report).values()):
                         log.info("scheduler tick", extra=vars(report))
             except OperationalError:  # the database went away for a moment: try again next tick

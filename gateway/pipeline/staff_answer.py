@@ -2,30 +2,33 @@
 the adult who wrote, through the outbox like every other message and with the same safeguarding checks.
 
 Refused (``ContactRestricted``) for an adult who may not be contacted and for an address held by one; an
-opted-out number is never texted. With a translation provider configured (``gateway.translation``), staff may
-add a machine translation into the adult's language, sent after the English.
+opted-out number is never texted. Routing decides where and when it goes (``routing.recipient.reply_point``
+with ``exact``: the address they wrote from, only when routing may use it, as for a HELP answer;
+``reply_send_at``: at once within the school's hours, else the next morning), as for every other message.
+With a translation provider configured (``gateway.translation``), staff may add a machine translation into the
+adult's language, sent after the English.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import clock
+from gateway.config import get_settings
 from gateway.errors import GatewayError
-from gateway.models import AbsenceCase, Adult, ContactKind, ContactPoint, InboundMessage
-from gateway.pipeline import collaborators
+from gateway.models import AbsenceCase, Adult, InboundMessage
+from gateway.pipeline import ports
 from gateway.pipeline.context import school_context
-from gateway.pipeline.outbox import NewMessage, add_message, enqueue_sends, mark_enqueued
+from gateway.pipeline.outbox import NewMessage, add_message, send_after_commit
+from gateway.routing.recipient import reply_point, reply_send_at
 from gateway.safeguarding import ContactRestricted, blocked_address_reason, ensure_contactable
 from gateway.translation import TranslationError, get_translator
 
 log = logging.getLogger(__name__)
 
 MAX_LENGTH = 600  # a short message: at most four GSM-7 segments (fewer in UCS-2); the page counts as staff type
-PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE, ContactKind.WORK)
 
 
 class CannotAnswer(GatewayError):
@@ -58,7 +61,8 @@ def translate_for(adult: Adult, text: str) -> str | None:
 
 def send_answer(session: Session, reply: InboundMessage, text: str, staff_id: int,
                 translation: str | None = None) -> int:
-    """Queue the answer and commit; returns the outbox id (sent by the workers once committed)."""
+    """Queue the answer and commit; returns the outbox id (handed to the workers as it commits, or by the
+    scheduler when routing times it for the next morning)."""
     channel = answer_channel(reply)
     body = text.strip()
     if not body:
@@ -72,18 +76,21 @@ def send_answer(session: Session, reply: InboundMessage, text: str, staff_id: in
     barred = blocked_address_reason(session, reply.from_number)
     if barred is not None:
         raise ContactRestricted(adult.id, barred)
-    held = (ContactPoint.kind == ContactKind.EMAIL) if channel == "email" else ContactPoint.kind.in_(PHONE_KINDS)
-    points = session.scalars(select(ContactPoint).where(ContactPoint.adult_id == adult.id, held)).all()
-    wanted = reply.from_number.strip().lower()
-    point = next((p for p in points if p.value.strip().lower() == wanted), None)
-    if point is None:
-        raise CannotAnswer("That number or address is no longer on file for them.")
-    if channel == "sms" and point.opted_out_at is not None:
-        raise CannotAnswer("They replied STOP: texts to this number are not allowed.")
-    if translation and translation.strip():
-        body = f"{body}\n\n{translation.strip()}"
     case = session.get(AbsenceCase, reply.case_id) if reply.case_id else None
     pupils = list(case.pupils) if case else [link.pupil for link in adult.links]
+    used = ports.current()
+    # Routing decides whether the address they wrote from may be used (exactly that one) and when it may go.
+    recipient = used.routing.recipient(session, adult.id, [p.id for p in pupils])
+    if recipient is None:
+        raise CannotAnswer("They are no longer linked to any pupil: phone them instead.")
+    if recipient.forbidden is not None:
+        raise ContactRestricted(adult.id, recipient.forbidden)
+    point = reply_point(recipient.adult, reply.from_number, channel, exact=True)
+    if point is None:
+        raise CannotAnswer(why_not_answerable(recipient, reply.from_number, channel))
+    send_after = reply_send_at(clock.now(), used.ladder(), get_settings().tz)
+    if translation and translation.strip():
+        body = f"{body}\n\n{translation.strip()}"
     school = school_context(session, pupils)
     subject = f"{school['name']}: a message from the school" if channel == "email" else None
     row = add_message(session, NewMessage(
@@ -91,10 +98,24 @@ def send_answer(session: Session, reply: InboundMessage, text: str, staff_id: in
         channel=channel, to_address=point.value, locale="en-GB", variant="standard", context={},
         # Not tied to the case: closing it (or a call-back request) must not cancel what staff wrote.
         adult_id=adult.id, contact_point_id=point.id, staff_id=staff_id,
-        pupil_ids=[p.id for p in pupils], why="answer written by staff",
-        prerendered=collaborators.Content(text=body, subject=subject)))
-    mark_enqueued(session, [row.id])
+        pupil_ids=[p.id for p in pupils], why="answer written by staff", send_after=send_after,
+        prerendered=ports.Content(text=body, subject=subject)))
+    if send_after <= clock.now():
+        send_after_commit(session, [row.id])  # later: the scheduler hands it over when its time comes
     session.commit()
-    enqueue_sends([row.id])
     log.info("staff answer queued", extra={"outbox_id": row.id, "channel": channel})
     return row.id
+
+
+def why_not_answerable(recipient: ports.Recipient, address: str, channel: str) -> str:
+    """Why routing will not use the address a reply came from, in words for staff."""
+    key = address.strip().lower()
+    point = next((p for p in recipient.adult.contact_points if p.value.strip().lower() == key
+                  and (p.kind == "email") == (channel == "email")), None)
+    if point is None:
+        return "That number or address is no longer on file for them."
+    if channel == "sms" and point.opted_out:
+        return "They replied STOP: texts to this number are not allowed."
+    if point.permanently_failed:
+        return "Messages to that number or address have failed: check their contact details."
+    return "That number cannot receive texts: phone them instead."

@@ -24,11 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from channels.status import StatusUpdate
 from gateway import clock
 from gateway.models import OutboxMessage, OutboxState
 from gateway.models.messaging import FINAL_STATES
@@ -55,29 +56,29 @@ NOT_OURS = frozenset(word for word, effect in STATUS_EFFECTS.items() if effect =
 @dataclass
 class StatusResult:
     """What a callback changed (``applied`` false for a duplicate, stale or unknown one; ``state`` None when no
-    row has that provider id) and ids to enqueue."""
+    row has that provider id) and the fallback ids it queued (handed to the workers when the session commits)."""
 
     applied: bool
     state: str | None = None
     enqueue: list[int] = field(default_factory=list)
 
 
-def status_word(update: Any) -> str:
-    return str(update.status.value if hasattr(update.status, "value") else update.status)
+def status_word(update: StatusUpdate) -> str:
+    return update.status.value
 
 
-def effect_of(update: Any) -> Effect:
+def effect_of(update: StatusUpdate) -> Effect:
     return STATUS_EFFECTS.get(status_word(update), "unknown")
 
 
-def apply_status(session: Session, update: Any) -> StatusResult:
+def apply_status(session: Session, update: StatusUpdate) -> StatusResult:
     """Apply one parsed ``channels.status.StatusUpdate`` to the outbox row with its provider id."""
     query = select(OutboxMessage).where(OutboxMessage.provider_id == update.provider_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     row = session.scalar(query)
     effect = effect_of(update)
-    raw = (getattr(update, "provider_status", "") or status_word(update))[:32]
+    raw = (update.provider_status or status_word(update))[:32]
     if effect == "unknown":
         log.warning("status Twilio sent that we do not know: recorded, nothing changed",
                     extra={"provider_id": update.provider_id, "provider_status": raw,
@@ -91,7 +92,7 @@ def apply_status(session: Session, update: Any) -> StatusResult:
     row.provider_status = raw
     row.updated_at = now
     if effect == "delivered":
-        if update.kind == "voice" and getattr(update, "reached_machine", False):
+        if update.kind == "voice" and update.reached_machine:
             row.error_reason = "voicemail"  # a message was left; the ladder still waits for a reply
         elif raw == "partially_delivered":
             row.error_reason = "partially delivered"  # some of it arrived: another channel would repeat it

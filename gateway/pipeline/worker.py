@@ -63,6 +63,8 @@ def running_worker() -> dramatiq.Worker | None:
 def start_worker(*, threads: int | None = None, broker: dramatiq.Broker | None = None) -> dramatiq.Worker:
     """Start a Dramatiq worker on the gateway's broker (threads in this process, default
     :func:`default_threads`); returns it running."""
+    from gateway.pipeline import actors  # noqa: F401  (declared on the broker before the worker reads its queues)
+
     broker = broker or setup_broker()
     worker = dramatiq.Worker(broker, worker_threads=threads or default_threads(), worker_timeout=200)
     worker.start()
@@ -72,12 +74,12 @@ def start_worker(*, threads: int | None = None, broker: dramatiq.Broker | None =
 
 def stop_worker(worker: dramatiq.Worker, *, timeout_ms: int = 30_000) -> None:
     """Stop after the messages in hand; then close this process's channels."""
-    from gateway.pipeline.collaborators import close_channels
+    from gateway.pipeline import ports
 
     worker.stop(timeout=timeout_ms)
     if worker in _running:
         _running.remove(worker)
-    close_channels()
+    ports.current().channels.close()
 
 
 def run_worker(*, threads: int | None = None, stop: threading.Event | None = None) -> None:

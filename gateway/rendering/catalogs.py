@@ -3,6 +3,9 @@
 We read the committed ``.mo`` files (the wheel needs no compile step); ``gateway templates check`` fails
 when a ``.mo`` no longer matches its ``.po``. Lookups return ``None`` for a string the catalog lacks (or
 leaves empty) so the renderer can fall back to the en-GB source text *and report it*.
+
+Texts a reviewer approved in the web app (``approved_texts``) replace the catalog's draft for their msgid:
+:func:`load_catalog` lays them over the compiled catalog; without a database it is the catalog alone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from babel.messages.mofile import read_mo
 
 from gateway.resources import locales_dir
 
+from .approved_texts import LocaleApprovals, approvals_for
 from .locales import SOURCE_LOCALE
 
 
@@ -80,11 +84,40 @@ def catalog_from_babel(locale: str, catalog: Catalog) -> MessageCatalog:
     return MessageCatalog(locale=locale, singular=singular, plural=plural, plural_index=rule)
 
 
+def with_approved_texts(catalog: MessageCatalog, approvals: LocaleApprovals) -> MessageCatalog:
+    """``catalog`` with every approved text in place of its translation (plural messages: all forms)."""
+    singular = dict(catalog.singular)
+    plural = dict(catalog.plural)
+    for (msgctxt, msgid), approved in approvals.messages.items():
+        if not msgctxt and (msgid in plural or len(approved.forms) > 1):
+            plural[msgid] = approved.forms
+        elif approved.forms and approved.forms[0]:
+            singular[context_key(msgctxt, msgid)] = approved.forms[0]
+    return MessageCatalog(locale=catalog.locale, is_source=catalog.is_source, singular=singular, plural=plural,
+                          plural_index=catalog.plural_index)
+
+
 _LOADED: dict[str, MessageCatalog] = {}
+_MERGED: dict[str, tuple[LocaleApprovals, MessageCatalog]] = {}
 _LOCK = threading.Lock()
 
 
 def load_catalog(locale: str) -> MessageCatalog:
+    """The locale's catalog with the reviewers' approved texts laid over it (see ``approved_texts``)."""
+    catalog = load_compiled_catalog(locale)
+    if catalog.is_source:
+        return catalog
+    approvals = approvals_for(locale)
+    if approvals is None or not approvals.messages:
+        return catalog
+    merged = _MERGED.get(locale)
+    if merged is None or merged[0] is not approvals:
+        merged = (approvals, with_approved_texts(catalog, approvals))
+        _MERGED[locale] = merged
+    return merged[1]
+
+
+def load_compiled_catalog(locale: str) -> MessageCatalog:
     """The locale's catalog from its ``.mo`` (cached for the life of the process).
 
     en-GB is the source language: an empty catalog whose lookups fall through to the msgid unreported.
@@ -109,3 +142,4 @@ def clear_catalog_cache() -> None:
     """Forget loaded catalogs (after ``make i18n`` in a long-running process, and in tests)."""
     with _LOCK:
         _LOADED.clear()
+        _MERGED.clear()

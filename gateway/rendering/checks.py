@@ -4,8 +4,9 @@ Fails (one line per problem) when the ``.pot`` is stale against the templates, a
 its review-status header, a translation's placeholders differ from the source, a catalog's Plural-Forms
 disagrees with CLDR, a translated date pattern cannot be used, a compiled ``.mo`` no longer matches its
 ``.po`` (we ship the ``.mo``: run ``make i18n``), a template fails to render, or an SMS is over budget
-(GSM-7: 2 segments, UCS-2: 3, right-to-left marks included) with long accented names, two siblings and every
-count in ``SAMPLE_COUNTS`` (1, 2, 5, 11, 22, 101).
+(GSM-7: 2 segments, UCS-2: 3, right-to-left marks included; and within a margin of ``SMS_MARGIN`` units of
+that, ``SMS_LIMIT``) with long accented names, two siblings and every count in ``SAMPLE_COUNTS`` (1, 2, 5, 11,
+22, 101), and, where each child has their own figure (fresh start), the siblings with different figures.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gettext as stdlib_gettext
 import itertools
 import re
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,20 @@ from babel.messages.pofile import read_po
 
 from gateway.resources import config_dir, locales_dir, templates_dir
 
+from .approved_texts import LocaleApprovals, proposed_approvals
 from .catalogs import catalog_from_babel, catalog_path
-from .context import COUNTED_FIELDS, KINDS, SAMPLE_COUNTS, sample_context
+from .context import KINDS, SampleFigures, sample_contexts
 from .dates import DATE_PATTERNS, SMS_DATE_PATTERNS, pattern_problem
 from .locales import SOURCE_LOCALE, available_locales, babel_locale
 from .renderer import CHANNELS, KEYPAD_KINDS, VARIANTS, TemplateRenderError, render_message
+from .review_status import review_status
 from .sms import sms_segments
 
 SMS_BUDGET = {"GSM-7": 2, "UCS-2": 3}
+# The most an SMS may use with the sample names: its budget less a margin, so a name a few letters longer
+# than the samples (or a translator's small edit) still fits. GSM-7: 2 x 153 septets, UCS-2: 3 x 67 units.
+SMS_MARGIN = 6
+SMS_LIMIT = {"GSM-7": 2 * 153 - SMS_MARGIN, "UCS-2": 3 * 67 - SMS_MARGIN}
 REVIEW_HEADER = "X-Review-Status"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 # A plural form may spell out its number ("one day", Arabic "يوم واحد") instead of printing it.
@@ -48,13 +56,14 @@ class CheckReport:
 
     problems: list[str] = field(default_factory=list)
     sms: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)  # each language's review status
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "problems": self.problems, "sms": self.sms}
+        return {"ok": self.ok, "problems": self.problems, "sms": self.sms, "review": self.review}
 
 
 def _message_key(message_id: Any) -> MessageId:
@@ -180,29 +189,27 @@ def check_pot(extracted: set[MessageId]) -> tuple[list[str], set[MessageId]]:
     return problems, pot_ids
 
 
-def _sample_contexts(kind: str) -> list[tuple[int | None, dict[str, Any]]]:
-    if kind in COUNTED_FIELDS:
-        return [(count, sample_context(kind, count=count)) for count in SAMPLE_COUNTS]
-    return [(None, sample_context(kind))]
-
-
 def check_renders(locales: Iterable[str]) -> CheckReport:
     """Render every kind x locale x channel x variant (x count) with the long accented sample names.
 
-    Collects problems and one SMS row per kind, locale, variant and count.
+    Collects problems and one SMS row per kind, locale, variant and count (``count``: the first sibling's;
+    ``counts``: each sibling's, when their figures differ).
     """
     report = CheckReport()
     locales = tuple(locales)
     for kind in KINDS:
-        for count, context in _sample_contexts(kind):
-            _check_kind(report, kind, count, context, locales)
+        for figures, context in sample_contexts(kind):
+            _check_kind(report, kind, figures, context, locales)
     return report
 
 
-def _check_kind(report: CheckReport, kind: str, count: int | None, context: dict[str, Any],
+def _check_kind(report: CheckReport, kind: str, figures: SampleFigures, context: dict[str, Any],
                 locales: tuple[str, ...]) -> None:
+    count = figures[0] if figures else None
+    label = "" if not figures else f", count {count}" if len(figures) == 1 else \
+        f", counts {'/'.join(map(str, figures))}"
     for locale, variant, channel in itertools.product(locales, VARIANTS, CHANNELS):
-        where = f"{kind} [{locale}, {channel}, {variant}" + (f", count {count}]" if count else "]")
+        where = f"{kind} [{locale}, {channel}, {variant}{label}]"
         try:
             message = render_message(kind, locale=locale, channel=channel, variant=variant, context=context)
         except TemplateRenderError as exc:
@@ -216,13 +223,63 @@ def _check_kind(report: CheckReport, kind: str, count: int | None, context: dict
         if channel == "voice" and message.voice is not None and kind in KEYPAD_KINDS and not message.voice.prompt:
             report.problems.append(f"{where}: keypad prompt missing")
         if channel == "sms" and message.encoding and message.segments is not None:
-            budget = SMS_BUDGET[message.encoding]
-            report.sms.append({"kind": kind, "locale": locale, "variant": variant, "count": count,
-                               "encoding": message.encoding, "segments": message.segments,
-                               "characters": sms_segments(message.text).characters, "budget": budget})
-            if message.segments > budget:
-                report.problems.append(f"{where}: {message.segments} segments in {message.encoding} "
-                                       f"(budget {budget})")
+            budget, limit = SMS_BUDGET[message.encoding], SMS_LIMIT[message.encoding]
+            characters = sms_segments(message.text).characters
+            row: dict[str, Any] = {"kind": kind, "locale": locale, "variant": variant, "count": count,
+                                   "encoding": message.encoding, "segments": message.segments,
+                                   "characters": characters, "budget": budget, "limit": limit}
+            if figures and len(figures) > 1:
+                row["counts"] = list(figures)
+            report.sms.append(row)
+            problem = sms_length_problem(message.encoding, message.segments, characters)
+            if problem:
+                report.problems.append(f"{where}: {problem}")
+
+
+def sms_length_problem(encoding: str, segments: int, characters: int) -> str | None:
+    """Why an SMS is too long (None when it fits): over its budget of segments, or over ``SMS_LIMIT``."""
+    budget, limit = SMS_BUDGET[encoding], SMS_LIMIT[encoding]
+    if segments > budget:
+        return f"{segments} segments in {encoding} (budget {budget})"
+    if characters > limit:
+        return (f"{characters} {encoding} units, over the limit of {limit} ({budget} segments less a margin "
+                f"of {SMS_MARGIN})")
+    return None
+
+
+@dataclass(frozen=True)
+class SmsRender:
+    """One SMS as ``templates check`` renders it: kind, variant, sample figures, text and its length."""
+
+    kind: str
+    variant: str
+    figures: SampleFigures
+    text: str
+    encoding: str
+    segments: int
+    characters: int
+
+    @property
+    def problem(self) -> str | None:
+        return sms_length_problem(self.encoding, self.segments, self.characters)
+
+
+def sms_renders(locale: str, kinds: Iterable[str] = KINDS, *,
+                overrides: LocaleApprovals | None = None) -> list[SmsRender]:
+    """Every SMS ``templates check`` renders in ``locale`` (kind x variant x sample figures, the same names).
+
+    ``overrides``: texts laid over the catalog as if approved (nothing is stored), to check a reviewer's text
+    before it is approved. Raises :class:`TemplateRenderError` when a message cannot be rendered.
+    """
+    renders = []
+    with proposed_approvals(overrides) if overrides is not None else nullcontext():
+        for kind in kinds:
+            for (figures, context), variant in itertools.product(sample_contexts(kind), VARIANTS):
+                message = render_message(kind, locale=locale, channel="sms", variant=variant, context=context)
+                if message.encoding and message.segments is not None:
+                    renders.append(SmsRender(kind, variant, figures, message.text, message.encoding,
+                                             message.segments, sms_segments(message.text).characters))
+    return renders
 
 
 def check_templates(*, include_pot: bool = True) -> CheckReport:
@@ -241,4 +298,6 @@ def check_templates(*, include_pot: bool = True) -> CheckReport:
             problems += check_catalog(locale, extracted)
     report = check_renders(locales)
     report.problems[:0] = problems
+    # Draft, partly reviewed or reviewed: the catalog header, and the approvals when a database is configured.
+    report.review = [review_status(locale).as_dict() for locale in locales if locale != SOURCE_LOCALE]
     return report

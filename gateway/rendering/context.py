@@ -10,7 +10,9 @@ Every kind needs::
 and per kind (``KIND_FIELDS``):
 
     absence_continuing   days_absent: int        school days absent so far, including today
-    fresh_start          days_missed: int        days missed last half-term (one figure for the message)
+    fresh_start          days_missed: int | list[int]
+                                                 days missed last half-term: one figure per pupil, in the
+                                                 order of ``pupils`` (a single int: the same for every pupil)
                          half_term_name: str     the new half-term, e.g. "Spring 1" (translated when it is
                                                  Autumn/Spring/Summer 1 or 2, otherwise shown as written)
                          start_date: date        its first day
@@ -32,13 +34,20 @@ KINDS = (
     "reply_thanks", "fresh_start", "positive_attendance", "fortnightly_checkin",
 )
 
+
+
+class PerPupilCount:
+    """The type of a ``KIND_FIELDS`` value given per pupil: a whole number for every pupil, or a list of them
+    in the order of ``pupils`` (see :func:`counts_per_pupil`)."""
+
+
 KIND_FIELDS: Mapping[str, Mapping[str, type]] = {
     "absence_first_day": {},
     "absence_followup": {},
     "absence_emergency_contact": {},
     "absence_continuing": {"days_absent": int},
     "reply_thanks": {},
-    "fresh_start": {"days_missed": int, "half_term_name": str, "start_date": dt.date},
+    "fresh_start": {"days_missed": PerPupilCount, "half_term_name": str, "start_date": dt.date},
     "positive_attendance": {"improved_sessions": int},
     "fortnightly_checkin": {},
 }
@@ -50,6 +59,21 @@ class ContextError(ValueError):
     def __init__(self, kind: str, field: str, message: str) -> None:
         self.kind, self.field, self.problem = kind, field, message
         super().__init__(f"{kind}: {field}: {message}")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def counts_per_pupil(kind: str, field: str, value: Any, pupil_count: int) -> tuple[int, ...]:
+    """One whole number per pupil from ``value``: an int (the same for all) or a sequence in pupil order."""
+    if _is_count(value):
+        return (value,) * pupil_count
+    if isinstance(value, list | tuple) and value and all(_is_count(item) for item in value):
+        if len(value) != pupil_count:
+            raise ContextError(kind, field, f"expected one figure per pupil ({pupil_count}), got {len(value)}")
+        return tuple(value)
+    raise ContextError(kind, field, f"expected a whole number of 0 or more (or one per pupil), got {value!r}")
 
 
 def _as_date(kind: str, field: str, value: Any) -> dt.date:
@@ -106,8 +130,11 @@ def build_context(
         value = kind_specific[field]
         if field_type is dt.date:
             value = _as_date(kind, field, value)
-        elif field_type is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        elif field_type is int and not _is_count(value):
             raise ContextError(kind, field, f"expected a whole number of 0 or more, got {value!r}")
+        elif field_type is PerPupilCount:
+            counts_per_pupil(kind, field, value, len(pupils))
+            value = list(value) if isinstance(value, list | tuple) else value
         elif field_type is str and not (isinstance(value, str) and value.strip()):
             raise ContextError(kind, field, f"expected text, got {value!r}")
         context[field] = value
@@ -137,15 +164,51 @@ COUNTED_FIELDS: Mapping[str, tuple[str, int]] = {
 }
 
 
-def sample_context(kind: str, *, siblings: bool = True, count: int | None = None) -> dict[str, Any]:
+# Counted kinds whose figure is each pupil's own: `templates check` also tries siblings with different figures.
+PER_PUPIL_COUNTED = frozenset(kind for kind, (field, _) in COUNTED_FIELDS.items()
+                              if KIND_FIELDS[kind][field] is PerPupilCount)
+
+
+def differing_sample_counts(count: int) -> tuple[int, int]:
+    """Two different figures for the sample siblings: ``count`` and the next sample count (101 then 1), so
+    every sample count is tried first and second, and the two longest numbers (22 and 101) together."""
+    index = SAMPLE_COUNTS.index(count)
+    return count, SAMPLE_COUNTS[(index + 1) % len(SAMPLE_COUNTS)]
+
+
+def sample_context(kind: str, *, siblings: bool = True, count: int | None = None,
+                   counts: tuple[int, ...] | None = None) -> dict[str, Any]:
     """A realistic context for ``kind`` (long accented double-barrelled names; siblings unless told otherwise).
 
-    ``count`` sets the number a counted kind speaks of (days absent, days missed, days more attended).
+    ``count`` sets the number a counted kind speaks of (days absent, days missed, days more attended);
+    ``counts`` sets one per sibling where the kind takes a figure per pupil (``PER_PUPIL_COUNTED``).
     """
     pupils = SAMPLE_PUPILS if siblings else SAMPLE_PUPILS[:1]
     values = dict(SAMPLE_KIND_VALUES.get(kind, {}))
     if count is not None and kind in COUNTED_FIELDS:
         field, factor = COUNTED_FIELDS[kind]
         values[field] = count * factor
+    if counts is not None and kind in PER_PUPIL_COUNTED:
+        field, factor = COUNTED_FIELDS[kind]
+        values[field] = [figure * factor for figure in counts[:len(pupils)]]
     return build_context(kind, school=SAMPLE_SCHOOL, recipient=SAMPLE_RECIPIENT, pupils=pupils,
                          date=SAMPLE_DATE, **values)
+
+
+SampleFigures = tuple[int, ...] | None
+
+
+def sample_contexts(kind: str) -> list[tuple[SampleFigures, dict[str, Any]]]:
+    """Every sample context ``templates check`` renders for ``kind``, with the figures it speaks of.
+
+    A counted kind: the two siblings with each of ``SAMPLE_COUNTS`` (``(count,)``); a kind with a figure per
+    pupil also with the siblings' figures differing (``(count, next count)``). Other kinds: one context, None.
+    """
+    if kind not in COUNTED_FIELDS:
+        return [(None, sample_context(kind))]
+    found: list[tuple[SampleFigures, dict[str, Any]]] = [
+        ((count,), sample_context(kind, count=count)) for count in SAMPLE_COUNTS]
+    if kind in PER_PUPIL_COUNTED:
+        found += [(pair, sample_context(kind, counts=pair))
+                  for pair in map(differing_sample_counts, SAMPLE_COUNTS)]
+    return found

@@ -9,6 +9,10 @@ Templates see only prepared values (see ``_template_values``): names already joi
 way ("Amira and Yusuf", "Amira i Yusuf"), dates already formatted by Babel with the catalog's own pattern
 (``dates.py``), half-term names translated, counts for plurals. In Arabic and Urdu every text starts with a
 right-to-left mark and every inserted value is isolated (``bidi.py``); segments are counted on that text.
+
+Until a language's translations are reviewed by people (``review_status.py``), its e-mails carry the English
+text below the translation: after ``ENGLISH_SEPARATOR`` in the plain-text part, and in a ``lang="en"
+dir="ltr"`` block headed "English" at the end of the HTML (``layout/email_base.html``).
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from markupsafe import Markup
 from gateway.errors import GatewayError
 
 from .bidi import Isolate, isolate_html, isolate_text, join_with_arabic_and, open_right_to_left
-from .catalogs import load_catalog
-from .context import KIND_FIELDS, KINDS, ContextError
+from .catalogs import MessageCatalog, load_catalog
+from .context import KIND_FIELDS, KINDS, ContextError, counts_per_pupil
 from .dates import ABSENCE_DAY, START_DAY, START_DAY_SMS, format_day, half_term_msgid
+from .each_child import each_child_missed, figures_differ
 from .environment import MessageTranslator, get_template
-from .locales import RIGHT_TO_LEFT, babel_locale, resolve_locale, text_direction
+from .locales import RIGHT_TO_LEFT, SOURCE_LOCALE, babel_locale, resolve_locale, text_direction
+from .review_status import is_reviewed
 from .sms import Encoding, normalise_sms_text, sms_segments
 from .voice import VoiceSpec, voice_for_locale, with_prompt
 
@@ -44,6 +50,11 @@ VARIANTS: tuple[Variant, ...] = ("standard", "plain")
 KEYPAD_KINDS = frozenset({"absence_first_day", "absence_followup", "absence_continuing"})
 
 _BLANK_LINES = re.compile(r"\n\s*\n\s*")
+# The plain-text part of an e-mail in a language not yet reviewed: the translation, this, the English text.
+ENGLISH_SEPARATOR = "\n\n————————————\nEnglish:\n\n"
+LRM = "\u200e"
+_SOURCE_CATALOG = MessageCatalog(SOURCE_LOCALE, is_source=True)
+_ENGLISH_SEPARATOR_FOUND = re.compile(f"\n\n{LRM}?—+\n{LRM}?English:\n\n")
 
 
 class TemplateRenderError(GatewayError):
@@ -149,7 +160,11 @@ def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[
     if "days_absent" in fields:
         values["count"] = _count_field(context, kind, "days_absent")
     elif "days_missed" in fields:
-        values["count"] = _count_field(context, kind, "days_missed")
+        # Each child's own figure: with one figure (one child, or the same for all) the one-figure sentence,
+        # otherwise each child named with theirs (``missed_each``, below).
+        missed = counts_per_pupil(kind, "days_missed", _field(context, kind, "days_missed"), len(names))
+        values["count"] = max(missed)
+        values["figures_differ"] = figures_differ(missed)
         start = _day_field(context, kind, "start_date")
         values["start"] = format_day(start, translator.pgettext(*(START_DAY_SMS if sms else START_DAY)), locale)
         half_term = str(_field(context, kind, "half_term_name"))
@@ -161,6 +176,9 @@ def _template_values(kind: str, locale: str, channel: Channel, context: Mapping[
         names = tuple(isolate(name) for name in names)
         values.update({key: isolate(values[key]) for key in _INSERTED if key in values})
     joined = _join_names(names, locale)
+    if values.get("figures_differ"):
+        each = _join_names(each_child_missed(names, missed, translator, isolate), locale)
+        values["missed_each"] = Markup(each) if isolate is isolate_html else each  # noqa: S704 - escaped
     # In HTML each name is already escaped inside <bdi>; the list pattern between them is CLDR text.
     values["children"] = Markup(joined) if isolate is isolate_html else joined  # noqa: S704
     values["pupil_count"] = len(names)  # plural by the number of children: agreement in pl and others
@@ -176,6 +194,28 @@ def _one_line(text: str) -> str:
 def _paragraphs(text: str) -> str:
     lines = "\n".join(line.strip() for line in text.strip().splitlines())
     return _BLANK_LINES.sub("\n\n", lines)
+
+
+def split_english_copy(text: str) -> tuple[str, str | None]:
+    """An e-mail's plain text as (the translation, the English copy below it or None)."""
+    found = _ENGLISH_SEPARATOR_FOUND.search(text)
+    if found is None:
+        return text, None
+    return text[:found.start()], text[found.end():]
+
+
+def _english_copy(kind: str, folder: str, context: Mapping[str, Any], right_to_left: bool) -> tuple[str, Markup]:
+    """The e-mail's body in English: the plain text, and the HTML template's content block."""
+    translator = MessageTranslator(_SOURCE_CATALOG)
+    values = _template_values(kind, SOURCE_LOCALE, "email", context, translator, None)
+    values.update(gettext=translator.gettext, ngettext=translator.ngettext, english=None)
+    values["subject"] = _one_line(get_template(f"{folder}/email_subject.txt").render(values))
+    text = _paragraphs(get_template(f"{folder}/email_body.txt").render(values))
+    if right_to_left:  # each English line opens left to right in a mail client that shows the part as RTL
+        text = "\n".join(LRM + line if line else line for line in text.split("\n"))
+    template = get_template(f"{folder}/email_body.html")
+    html = "".join(template.blocks["content"](template.new_context(values)))
+    return text, Markup(html)  # noqa: S704 - rendered by the autoescaping template
 
 
 def render_message(
@@ -226,6 +266,8 @@ def render_message(
         subject = opened(_one_line(get_template(f"{folder}/email_subject.txt").render(values)))
         values["subject"] = subject
         body = _paragraphs(get_template(f"{folder}/email_body.txt").render(values))
+        english_text, english_html = (None, None) if is_reviewed(resolved) else \
+            _english_copy(kind, folder, context, rtl)
         if rtl:
             body = "\n".join(opened(line) if line else line for line in body.split("\n"))
             html_values = _template_values(kind, resolved, channel, context, translator, isolate_html)
@@ -233,7 +275,12 @@ def render_message(
             translator.isolate = isolate_html
         else:
             html_values = values
+        html_values["english"] = english_html
         html = get_template(f"{folder}/email_body.html").render(html_values)
+        if english_text is not None:
+            separator = ENGLISH_SEPARATOR.replace("\n—", f"\n{LRM}—").replace("\nEnglish", f"\n{LRM}English") \
+                if rtl else ENGLISH_SEPARATOR
+            body += separator + english_text
         return done(text=body, subject=subject, html=html)
     except ContextError as exc:
         raise TemplateRenderError(kind, resolved, channel, f"context field {exc.field!r}: {exc.problem}") from exc

@@ -21,6 +21,8 @@ from gateway.routing.reach import Unreachable, choose_channel
 from gateway.routing.timing import absence_send_at
 
 _EMPTY: frozenset[str] = frozenset()
+FIRST_DAY_KIND = "absence_first_day"
+FOLLOWUP_KIND = "absence_followup"  # "we have still not heard": only to an adult already contacted today
 
 
 def plan_absence(
@@ -36,6 +38,7 @@ def plan_absence(
     tried_channels: Mapping[int, Collection[str]] | None = None,
     absent_pupil_ids: Collection[int] | None = None,
     continuing_pupil_ids: Collection[int] = (),
+    contacted_adult_ids: Collection[int] | None = None,
 ) -> Plan:
     """The deliveries and suppressions of ladder ``step`` (1-based) for the absences on ``date``.
 
@@ -44,6 +47,11 @@ def plan_absence(
     ``tried_channels`` (adult id -> channels earlier steps used) comes from the pipeline; when None the
     earlier steps are planned here to find them. Pupils in ``continuing_pupil_ids`` were already absent the
     previous school day: a first-step message about only such pupils uses the ladder's continuing kind.
+
+    ``contacted_adult_ids``: the adults this case has already reached today (a message sent, accepted or
+    delivered; the pipeline knows). "We have still not heard" (``absence_followup``) goes only to them; an
+    adult first contacted at a later step gets the first-day wording. When None (a preview), the adults the
+    earlier steps would have contacted count as contacted.
     """
     ladder_step = ladder.step(step)
     concerned = sorted(households.pupils if absent_pupil_ids is None else absent_pupil_ids)
@@ -57,6 +65,12 @@ def plan_absence(
             households, date=date, step=ladder_step, ladder=ladder, tz=tz, capabilities=capabilities,
             exclude_channels=excluded, absent_pupil_ids=concerned)
     tried = tried_channels if ladder_step.channels == "next" and tried_channels else {}
+    if contacted_adult_ids is None and ladder_step.kind == FOLLOWUP_KIND:
+        earlier = tried_channels if tried_channels is not None else _channels_of_earlier_steps(
+            households, date=date, step=ladder_step, ladder=ladder, tz=tz, capabilities=capabilities,
+            exclude_channels=excluded, absent_pupil_ids=concerned)
+        contacted_adult_ids = set(earlier)
+    contacted = frozenset(contacted_adult_ids or ())
     send_at = absence_send_at(date, ladder_step, ladder, tz, now)
 
     def blocked(adult_id: int) -> tuple[str, str] | None:
@@ -130,7 +144,8 @@ def plan_absence(
             suppressed.append(suppression(adult, pupils, OUTSIDE_HOURS,
                                           f"nothing is sent after {ladder.latest:%H:%M} on the day"))
             continue
-        kind = _message_kind(ladder, ladder_step, [p.id for p in pupils], continuing_pupil_ids)
+        kind = _message_kind(ladder, ladder_step, [p.id for p in pupils], continuing_pupil_ids,
+                             already_contacted=adult_id in contacted)
         deliveries.append(build_delivery(households, adult, pupils, choice, send_at=send_at, message_kind=kind,
                                          extra_why=[_audience_note(ladder_step, adult_id in stand_ins,
                                                                    adult_id in carers_at_home)]))
@@ -141,11 +156,21 @@ def plan_absence(
 
 
 def _message_kind(
-    ladder: EscalationLadder, step: LadderStep, pupil_ids: list[int], continuing: Collection[int]
+    ladder: EscalationLadder, step: LadderStep, pupil_ids: list[int], continuing: Collection[int], *,
+    already_contacted: bool = True,
 ) -> str:
-    if step.kind == "absence_first_day" and pupil_ids and all(pid in continuing for pid in pupil_ids):
+    """The template kind for one adult at ``step``.
+
+    "We have still not heard" presumes an earlier message: an adult the case has not reached yet today gets
+    the first-day wording instead. A first-day message about only pupils absent the day before too uses the
+    ladder's continuing kind.
+    """
+    kind = step.kind
+    if kind == FOLLOWUP_KIND and not already_contacted:
+        kind = FIRST_DAY_KIND
+    if kind == FIRST_DAY_KIND and pupil_ids and all(pid in continuing for pid in pupil_ids):
         return ladder.continuing_kind
-    return step.kind
+    return kind
 
 
 def _audience_note(step: LadderStep, stand_in: bool, carer_at_home: bool = False) -> str:

@@ -4,13 +4,16 @@ needs: the signed-in staff member, the CSRF token, the navigation for their role
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from gateway.config import SANDBOX_BANNER
@@ -29,6 +32,7 @@ class NavItem:
     label: str
     roles: frozenset[StaffRole] | None = None  # None: every role
     sandbox_only: bool = False
+    reviewers_only: bool = False  # staff who may review a language (administrators and granted translators)
 
 
 NAVIGATION = (
@@ -41,6 +45,7 @@ NAVIGATION = (
     NavItem("/milestones", "Milestones"),
     NavItem("/reports", "Reports", frozenset({StaffRole.ATTENDANCE_LEAD, StaffRole.DSL, StaffRole.ADMIN})),
     NavItem("/templates", "Templates"),
+    NavItem("/translations", "Translations", reviewers_only=True),
     NavItem("/settings", "Settings", frozenset({StaffRole.ADMIN})),
     NavItem("/audit", "Audit log", frozenset({StaffRole.ADMIN, StaffRole.DSL})),
     NavItem("/sandbox/phones", "Parent phones", sandbox_only=True),
@@ -90,11 +95,50 @@ def flash(request: Request, message: str, kind: str = "info") -> None:
     request.session["notices"] = notices[-5:]
 
 
-def navigation_for(staff: SignedInStaff | None, sandbox: bool) -> list[NavItem]:
+def navigation_for(staff: SignedInStaff | None, sandbox: bool, *, reviewer: bool = False) -> list[NavItem]:
     if staff is None:
         return []
     return [item for item in NAVIGATION
-            if (item.roles is None or staff.role in item.roles) and (sandbox or not item.sandbox_only)]
+            if (item.roles is None or staff.role in item.roles) and (sandbox or not item.sandbox_only)
+            and (reviewer or not item.reviewers_only)]
+
+
+def _reviews_translations(request: Request, staff: SignedInStaff) -> bool:
+    """Whether ``staff`` may review a language (read from the database; False when it does not answer)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.db import get_engine
+    from gateway.translation_review import may_review_any_language
+
+    try:
+        with Session(get_engine(request.app.state.settings.database_url)) as session:
+            return may_review_any_language(session, staff.id, staff.role)
+    except SQLAlchemyError:
+        return False
+
+
+class _Navigation(Sequence[NavItem]):
+    """The navigation for one page, worked out when the page shows it (fragments refreshed by htmx never do,
+    so they cost no database query)."""
+
+    def __init__(self, request: Request, staff: SignedInStaff | None, sandbox: bool) -> None:
+        self._request, self._staff, self._sandbox = request, staff, sandbox
+
+    @cached_property
+    def _items(self) -> list[NavItem]:
+        staff = self._staff
+        reviewer = staff is not None and _reviews_translations(self._request, staff)
+        return navigation_for(staff, self._sandbox, reviewer=reviewer)
+
+    @overload
+    def __getitem__(self, index: int) -> NavItem: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[NavItem]: ...
+    def __getitem__(self, index: int | slice) -> NavItem | Sequence[NavItem]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
@@ -105,7 +149,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
     page: dict[str, Any] = {
         "staff": staff,
         "csrf_token": csrf_token(request),
-        "navigation": navigation_for(staff, sandbox),
+        "navigation": _Navigation(request, staff, sandbox),
         "current_path": request.url.path,
         "sandbox": sandbox,
         "sandbox_banner": SANDBOX_BANNER if request.app.state.settings.sandbox_exposed else None,

@@ -18,20 +18,25 @@ import asyncio
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from channels.status import StatusUpdate
 from channels.twilio_signature import is_valid_signature
 from gateway.config import get_settings
 from gateway.db import session_scope
 from gateway.logging_setup import redact
-from gateway.models import OutboxMessage
-from gateway.pipeline import collaborators
-from gateway.pipeline.outbox import enqueue_inbound, enqueue_sends, from_json_context
+from gateway.models import InboundMessage, OutboxMessage
+from gateway.pipeline import ports
+from gateway.pipeline.outbox import from_json_context
 from gateway.pipeline.replies import record_inbound
-from gateway.pipeline.status import NOT_OURS, status_word
+from gateway.pipeline.status import NOT_OURS, StatusResult, apply_status, status_word
+from gateway.web.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio")
@@ -41,6 +46,7 @@ STATUS_ATTEMPTS = 6
 STATUS_RETRY_SECONDS = 0.25
 # Said before hanging up on a call that may no longer speak: nothing about any child, nothing about why.
 NO_LONGER_NEEDED = "Sorry, this call is no longer needed. Goodbye."
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser
 
 
 async def signed_params(request: Request) -> dict[str, str]:
@@ -55,9 +61,19 @@ async def signed_params(request: Request) -> dict[str, str]:
         url += "?" + request.url.query
     _, auth_token = settings.twilio_credentials()
     signed: list[tuple[str, str]] | str
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
         signed = (await request.body()).decode("utf-8", errors="replace")
         params = _json_params(signed)
+    elif content_type == "application/x-www-form-urlencoded":
+        # What Twilio sends: parsed as Starlette's form parser does (raw bytes as Latin-1, %-escapes as UTF-8,
+        # at most 1,000 fields), at a tenth of its cost on this hot path.
+        try:
+            signed = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True,
+                               max_num_fields=MAX_FORM_FIELDS)
+        except ValueError as exc:  # too many fields
+            raise HTTPException(status_code=400, detail="too many form fields") from exc
+        params = dict(signed)
     else:
         signed = [(key, str(value)) for key, value in (await request.form()).multi_items()]
         params = dict(signed)
@@ -79,9 +95,11 @@ def _json_params(body: str) -> dict[str, str]:
 
 
 def _media_count(value: str | None) -> int:
-    """``NumMedia`` (an MMS's attachments; absent or nonsense means none)."""
+    """``NumMedia`` (an MMS's attachments, at most 10; absent or nonsense means none). Only ASCII digits, and
+    few of them: ``"²"`` is a digit to ``str.isdigit`` but not to ``int``, and a 20-digit count would overflow
+    the column and fail the text at every retry."""
     text = (value or "").strip()
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else 0
 
 
 @router.post("/sms")
@@ -93,9 +111,10 @@ async def inbound_sms(request: Request) -> Response:
     if not sid or not sender:
         raise HTTPException(status_code=400, detail="MessageSid and From are required")
     num_media = _media_count(params.get("NumMedia"))  # MediaUrl0… are never fetched: staff see that media came
-    inbound_id, created = await run_in_threadpool(
-        _store_inbound, provider_sid=sid, from_number=sender, to_number=params.get("To"), body=params.get("Body", ""),
-        num_media=num_media, opt_out_type=(params.get("OptOutType") or "").strip().upper() or None)
+    # Texts arriving together share one transaction (answered only once their row is committed).
+    inbound_id, created = await _INBOUND_TEXTS.store({
+        "provider_sid": sid, "from_number": sender, "to_number": params.get("To"), "body": params.get("Body", ""),
+        "num_media": num_media, "opt_out_type": (params.get("OptOutType") or "").strip().upper() or None})
     log.info("inbound text", extra={"from": redact(sender), "inbound_id": inbound_id, "retry": not created,
                                     "num_media": num_media})
     return Response(EMPTY_TWIML, media_type=XML)
@@ -103,16 +122,57 @@ async def inbound_sms(request: Request) -> Response:
 
 def _store_inbound(**fields: Any) -> tuple[int, bool]:
     """Store a reply once (commit) and hand it to a worker; blocking, so handlers run it in the threadpool."""
-    with session_scope() as session:
-        inbound_id, created = record_inbound(session, **fields)
-    if created:
-        enqueue_inbound(inbound_id)
-    return inbound_id, created
+    [stored] = _store_inbound_batch([fields])
+    if isinstance(stored, Exception):
+        raise stored
+    return stored
 
 
-def _apply_status_now(update: Any) -> Any:
-    from gateway.pipeline.status import apply_status
+def _store_inbound_batch(batch: list[dict[str, Any]]) -> list[tuple[int, bool] | Exception]:
+    """Store replies in one transaction (one commit), then hand the new ones to the workers: each one's
+    (id, created), or the error that kept it out. Should the shared transaction fail, each is tried in a
+    transaction of its own, so a reply the database refuses fails alone. A MessageSid twice in one batch is
+    stored once (the second insert meets the first's row). A retry of a reply stored earlier but not yet
+    processed is handed over again (its first hand-over may have failed). A failed hand-over fails no request:
+    the reply is stored, and the scheduler hands over what stays unprocessed (``scheduler.redeliver_inbound``)."""
+    try:
+        with session_scope() as session:
+            stored = [record_inbound(session, **fields) for fields in batch]
+            new = [inbound_id for inbound_id, created in stored if created]
+            retried = [inbound_id for inbound_id, created in stored if not created and inbound_id not in new]
+            if retried:  # rare (Twilio retries): the fast path runs no query for it
+                retried = _unprocessed(session, retried)
+    except Exception as exc:
+        if len(batch) == 1:
+            return [exc]
+        return [_store_inbound_batch([fields])[0] for fields in batch]
+    _hand_over([*new, *retried])
+    return list(stored)
 
+
+def _unprocessed(session: Session, inbound_ids: list[int]) -> list[int]:
+    """Those of ``inbound_ids`` no worker has processed yet (each once)."""
+    return list(session.scalars(select(InboundMessage.id).where(InboundMessage.id.in_(set(inbound_ids)),
+                                                                 InboundMessage.processed_at.is_(None))))
+
+
+def _hand_over(inbound_ids: list[int]) -> None:
+    """Give stored replies to the workers; when the broker is away, leave them to the scheduler's sweep."""
+    queue = ports.current().queue
+    for count, inbound_id in enumerate(inbound_ids):
+        try:
+            queue.process_inbound(inbound_id)
+        except Exception:
+            log.warning("broker unavailable; the scheduler hands the stored replies over later",
+                        extra={"handed_over": count, "waiting": len(inbound_ids) - count}, exc_info=True)
+            return
+
+
+_INBOUND_TEXTS = GroupCommit(_store_inbound_batch)
+
+
+def _apply_status_now(update: StatusUpdate) -> StatusResult:
+    """Apply the status and commit (a fallback it planned goes to the workers as it commits)."""
     with session_scope() as session:
         return apply_status(session, update)
 
@@ -125,7 +185,7 @@ async def status_callback(request: Request) -> Response:
     retries a callback refused with an error); only a request naming no message or call is refused (400)."""
     params = await signed_params(request)
     try:
-        update = collaborators.parse_status_callback(params)
+        update = ports.current().parse_status(params)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     attempts = 1 if status_word(update) in NOT_OURS else STATUS_ATTEMPTS
@@ -136,8 +196,6 @@ async def status_callback(request: Request) -> Response:
         # Unknown provider id: the callback can overtake the worker's commit of that id (a fast provider).
         # Twilio does not retry status callbacks, so wait a moment here rather than lose the status.
         await asyncio.sleep(STATUS_RETRY_SECONDS)
-    if result.enqueue:
-        await run_in_threadpool(enqueue_sends, result.enqueue)
     return Response(status_code=204)
 
 
@@ -162,8 +220,8 @@ def _call_barred(row: OutboxMessage) -> str | None:
 
 def _polite_hangup() -> Response:
     """A neutral goodbye that says nothing about any child, then hang up."""
-    twiml = collaborators.voice_twiml("gather_reply", thanks_text=NO_LONGER_NEEDED, voice_language="en-GB",
-                                      voice_name=None)
+    twiml = ports.current().twiml.gather_reply(thanks_text=NO_LONGER_NEEDED, voice_language="en-GB",
+                                               voice_name=None)
     return Response(twiml, media_type=XML)
 
 
@@ -183,20 +241,20 @@ async def voice_twiml(message_id: int, request: Request) -> Response:
         log.warning("call answered after contact was barred: hung up", extra={"outbox_id": row.id, "reason": barred})
         return _polite_hangup()
     answered_by = params.get("AnsweredBy") or ""
+    builder = ports.current().twiml
     if answered_by.startswith(("machine", "fax")):
-        twiml = collaborators.voice_twiml("voicemail", spoken_text=row.text, voice_language=row.voice_language,
-                                          voice_name=row.voice_name)
+        twiml = builder.voicemail(spoken_text=row.text, voice_language=row.voice_language, voice_name=row.voice_name)
     else:
-        twiml = collaborators.voice_twiml(
-            "call", spoken_text=row.text, voice_language=row.voice_language, voice_name=row.voice_name,
+        twiml = builder.call(
+            spoken_text=row.text, voice_language=row.voice_language, voice_name=row.voice_name,
             gather_action_url=_gather_url(message_id), prompt=row.voice_prompt or "")
     return Response(twiml, media_type=XML)
 
 
 def _thanks_text(row: OutboxMessage) -> str:
     try:
-        content = collaborators.render("reply_thanks", locale=row.locale, channel="voice", variant=row.variant,
-                                       context=from_json_context(row.context))
+        content = ports.current().render("reply_thanks", locale=row.locale, channel="voice", variant=row.variant,
+                                         context=from_json_context(row.context))
         return content.text
     except Exception:  # never leave a parent on a silent line because a template failed
         log.exception("reply_thanks voice rendering failed", extra={"outbox_id": row.id})
@@ -214,7 +272,8 @@ async def voice_gather(message_id: int, request: Request) -> Response:
     row = await run_in_threadpool(_outbox_row, message_id)
     digits = (params.get("Digits") or "").strip()
     call_sid = params.get("CallSid") or f"call-{message_id}"
-    offered = digits in collaborators.keypad_codes()
+    used = ports.current()
+    offered = digits in used.keypad_codes
     barred = await run_in_threadpool(_call_barred, row)
     if offered:
         await run_in_threadpool(_store_inbound, provider_sid=f"{call_sid}:{digits}", from_number=row.to_address,
@@ -222,13 +281,13 @@ async def voice_gather(message_id: int, request: Request) -> Response:
     if barred is not None:
         return _polite_hangup()
     if not offered:
-        twiml = collaborators.voice_twiml(
-            "call", spoken_text=row.voice_prompt or row.text, voice_language=row.voice_language,
+        twiml = used.twiml.call(
+            spoken_text=row.voice_prompt or row.text, voice_language=row.voice_language,
             voice_name=row.voice_name, gather_action_url=_gather_url(message_id), prompt="")
         return Response(twiml, media_type=XML)
     thanks = await run_in_threadpool(_thanks_text, row)
-    twiml = collaborators.voice_twiml("gather_reply", thanks_text=thanks,
-                                      voice_language=row.voice_language, voice_name=row.voice_name)
+    twiml = used.twiml.gather_reply(thanks_text=thanks, voice_language=row.voice_language,
+                                    voice_name=row.voice_name)
     return Response(twiml, media_type=XML)
 
 

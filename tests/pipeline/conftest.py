@@ -30,10 +30,10 @@ from gateway.models import (
     StaffRole,
     StaffUser,
 )
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
 from gateway.pipeline.actors import QUEUES
 from gateway.pipeline.broker import reset_broker, setup_broker
-from gateway.pipeline.collaborators import Content
+from gateway.pipeline.ports import Content
 from gateway.pipeline.worker import start_worker, stop_worker
 
 LONDON = ZoneInfo("Europe/London")
@@ -168,7 +168,7 @@ def pipeline(database_url: str) -> Iterator[Pipeline]:
     reset_broker()
     broker = setup_broker("memory://")
     channels = MemoryChannels()
-    with collaborators.override(render=fake_render, channels=channels):
+    with ports.using(replace(ports.current(), render=fake_render, channels=channels)):
         worker = start_worker(threads=2, broker=broker)
         try:
             yield Pipeline(fixed, broker, worker, channels.sms, channels.email, channels.voice)

@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from dataclasses import replace
 
 
 def install(standins: list[str]) -> None:
     """Install the named stand-ins in this process."""
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
 
-    overrides: dict[str, Any] = {}
-    if "render" in standins:
-        from tests.pipeline.conftest import fake_render
-
-        overrides["render"] = fake_render
     unknown = set(standins) - {"render"}
     if unknown:
         raise SystemExit(f"unknown PIPELINE_TEST_STANDINS: {', '.join(sorted(unknown))}")
-    collaborators._overrides.update(overrides)
+    if "render" in standins:
+        from tests.pipeline.conftest import fake_render
+
+        ports.install(replace(ports.current(), render=fake_render))
 
 
 def main() -> None:

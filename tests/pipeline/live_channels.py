@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import dramatiq
@@ -15,7 +16,7 @@ from gateway import clock as gateway_clock
 from gateway.channel_config import running_sandboxes
 from gateway.clock import FixedClock
 from gateway.config import get_settings
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
 from gateway.pipeline.actors import QUEUES
 from gateway.pipeline.broker import reset_broker, setup_broker
 from gateway.pipeline.worker import start_worker, stop_worker
@@ -46,7 +47,7 @@ def live_channels(broker_url: str, clock: FixedClock, *, send_callbacks: bool = 
         with running_sandboxes(get_settings()) as (config, twilio, smtp):
             twilio.state.send_callbacks = send_callbacks
             channels = build_channels(config)
-            with collaborators.override(channels=channels):
+            with ports.using(replace(ports.current(), channels=channels)):
                 worker = start_worker(threads=4, broker=broker)
                 try:
                     yield broker, worker, twilio, smtp

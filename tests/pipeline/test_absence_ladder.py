@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import AbsenceCase, AttendanceMark, CaseState, DslAlert, InboundMessage, OutboxMessage, OutboxState
 from gateway.pipeline.absence import start_followup
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.cases import close_case, close_cases_for_present_marks
-from gateway.pipeline.outbox import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from tests.pipeline.conftest import DAY, MUM_MOBILE, Pipeline, add_family
 
@@ -47,7 +47,8 @@ def test_siblings_get_one_message_and_the_ladder_climbs_until_a_polish_reply(
     pipeline.tick()
     step2 = [r for r in _rows(session) if r.step == 2]
     assert {r.adult_id for r in step2} == {family.mum, family.dad}
-    assert all(r.kind == "absence_followup" for r in step2)
+    # "We have still not heard" only to mum, whom step 1 reached; dad hears of the absence for the first time.
+    assert {r.adult_id: r.kind for r in step2} == {family.mum: "absence_followup", family.dad: "absence_first_day"}
     # Running the scheduler again at the same time doubles nothing.
     pipeline.tick()
     assert len([r for r in _rows(session) if r.step == 2]) == len(step2)
@@ -70,6 +71,21 @@ def test_siblings_get_one_message_and_the_ladder_climbs_until_a_polish_reply(
     pipeline.tick()
     assert not [r for r in _rows(session) if (r.step or 0) >= 3]
     assert session.scalar(select(DslAlert)) is None
+
+
+def test_a_mother_whose_first_text_was_undelivered_is_not_told_we_have_still_not_heard(
+        session: Session, pipeline: Pipeline) -> None:
+    family = add_family(session)
+    start_followup(session, DAY)
+    pipeline.drain()
+    first = _rows(session)[0]
+    assert (first.adult_id, first.step) == (family.mum, 1)
+    first.state = OutboxState.UNDELIVERED  # the network's status callback: the text never reached her phone
+    session.commit()
+    pipeline.clock.advance(minutes=40)
+    pipeline.tick()
+    step2 = {r.adult_id: r.kind for r in _rows(session) if r.step == 2}
+    assert step2 == {family.mum: "absence_first_day", family.dad: "absence_first_day"}
 
 
 def test_no_reply_reaches_emergency_contacts_then_alerts_the_dsl(session: Session, pipeline: Pipeline) -> None:
@@ -161,10 +177,11 @@ def test_a_step_planned_for_later_waits_for_its_time(session: Session, pipeline:
 
 
 def test_one_familys_template_error_does_not_block_the_others(session: Session, pipeline: Pipeline) -> None:
+    from dataclasses import replace
     from datetime import timedelta
 
     from gateway.models import Adult, ContactKind, ContactPoint, Pupil, PupilContact
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
     from tests.pipeline.conftest import fake_render
 
     family = add_family(session)
@@ -182,7 +199,7 @@ def test_one_familys_template_error_does_not_block_the_others(session: Session, 
             raise RuntimeError("template error")
         return fake_render(kind, **options)  # type: ignore[arg-type]
 
-    with collaborators.override(render=render):
+    with ports.using(replace(ports.current(), render=render)):
         summary = start_followup(session, DAY)
         pipeline.drain()
     assert summary.cases_opened == 2

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import AbsenceCase, Adult, CaseState, CaseTask, OutboxMessage, OutboxState, TaskKind
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.outbox import enqueue_inbound
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from tests.pipeline.conftest import DAY, MUM_MOBILE, Pipeline, add_family
 

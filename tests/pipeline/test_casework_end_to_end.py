@@ -24,9 +24,9 @@ from gateway.models import (
     PupilContact,
     TaskKind,
 )
+from gateway.operations.reasons import reason_rows
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.outbox import enqueue_inbound
-from gateway.pipeline.reasons import reason_rows
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.pipeline.scheduler import tick
 from tests.pipeline.conftest import DAY, GRAN_PHONE, MUM_MOBILE, add_family

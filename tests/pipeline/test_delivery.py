@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import Receipt
@@ -82,6 +83,50 @@ def test_a_claim_is_won_once(session: Session, pipeline: Pipeline) -> None:
     assert send_outbox_message(row.id).state == "skipped"
 
 
+def test_a_row_another_worker_is_claiming_is_skipped_not_waited_for(session: Session, pipeline: Pipeline,
+                                                                    engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a second claim waits for the database, not the row")
+    add_family(session)
+    with pipeline.broker_paused():  # this test plays the workers
+        start_followup(session, DAY)
+        row_id = _rows(session)[0].id
+        session.commit()
+        with Session(engine) as other:
+            assert claim(other, row_id, pipeline.clock.now())  # uncommitted: the other worker holds the row
+            started = time.monotonic()
+            assert send_outbox_message(row_id).state == "skipped"  # without SKIP LOCKED: waits for ever
+            assert time.monotonic() - started < 10
+            other.rollback()  # that worker died before committing: the row is queued again
+        assert send_outbox_message(row_id).state == "accepted"
+
+
+def test_sending_a_message_costs_four_statements_and_two_commits(session: Session, pipeline: Pipeline,
+                                                                  engine: Engine) -> None:
+    """Claim (one UPDATE … RETURNING), the two safeguarding checks, commit; call the provider; record, commit."""
+    add_family(session)
+    seen: list[str] = []
+
+    def statement(*args: object) -> None:
+        seen.append(str(args[2]).split(None, 1)[0].upper())
+
+    def commit(*_: object) -> None:
+        seen.append("COMMIT")
+
+    with pipeline.broker_paused():  # this test plays the worker
+        start_followup(session, DAY)
+        row_id = _rows(session)[0].id
+        session.commit()
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        try:
+            assert send_outbox_message(row_id).state == "accepted"
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", commit)
+    assert seen == ["UPDATE", "SELECT", "SELECT", "COMMIT", "UPDATE", "COMMIT"]
+
+
 def _status(provider_id: str, status: DeliveryStatus, code: str | None = None,
             reason: str | None = None) -> StatusUpdate:
     return StatusUpdate(provider_id=provider_id, status=status, error_code=code, permanent_reason=reason)
@@ -111,10 +156,7 @@ def test_undelivered_callback_falls_back_to_the_next_channel(session: Session, p
     assert row.provider_id is not None
     result = apply_status(session, _status(row.provider_id, DeliveryStatus.UNDELIVERED, "30006", NOT_MOBILE))
     session.commit()
-    assert result.state == "undelivered" and len(result.enqueue) == 1
-    from gateway.pipeline.outbox import enqueue_sends
-
-    enqueue_sends(result.enqueue)
+    assert result.state == "undelivered" and len(result.enqueue) == 1  # handed to the workers by the commit
     pipeline.drain()
     rows = _rows(session)
     assert [(r.channel, r.state) for r in rows] == [("sms", OutboxState.UNDELIVERED), ("email", OutboxState.ACCEPTED)]
@@ -135,7 +177,7 @@ def test_gives_up_at_twenty_hundred(session: Session, pipeline: Pipeline) -> Non
 
 def test_a_stuck_message_is_reconciled_not_resent_blindly(session: Session, pipeline: Pipeline,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.pipeline import delivery
+    from gateway.pipeline import reconcile
     from gateway.pipeline.outbox import real_now
 
     add_family(session)
@@ -152,26 +194,23 @@ def test_a_stuck_message_is_reconciled_not_resent_blindly(session: Session, pipe
     # The provider has it (the crash came after it accepted): record it, send nothing.
     sent = Receipt("SM-found", DeliveryStatus.QUEUED, "sms")
     pipeline.sms.find_sent = lambda message: sent if message.idempotency_key == row.idempotency_key else None
-    assert delivery.stuck_messages(session) == [row.id]
-    assert delivery.reconcile_stuck_message(row.id).state == "accepted"
+    assert reconcile.stuck_messages(session) == [row.id]
+    assert reconcile.reconcile_stuck_message(row.id).state == "accepted"
     found = _rows(session)[0]
     assert (found.state, found.provider_id, found.attempts) == (OutboxState.ACCEPTED, "SM-found", 1)
     assert pipeline.sms.outbox == []
     # A second stuck row the provider never saw is queued again, and sent once.
     other = add_message_stuck(session, pipeline)
     pipeline.sms.find_sent = lambda message: None
-    outcome = delivery.reconcile_stuck_message(other)
-    assert outcome.state == "requeued"
-    from gateway.pipeline.outbox import enqueue_sends
-
-    enqueue_sends(outcome.enqueue)
+    outcome = reconcile.reconcile_stuck_message(other)
+    assert outcome.state == "requeued" and outcome.enqueue == [other]  # handed to the workers by the commit
     pipeline.drain()
     assert _rows(session)[1].state is OutboxState.ACCEPTED and len(pipeline.sms.outbox) == 1
 
 
 def add_message_stuck(session: Session, pipeline: Pipeline) -> int:
-    from gateway.pipeline.collaborators import Content
     from gateway.pipeline.outbox import NewMessage, add_message, real_now
+    from gateway.pipeline.ports import Content
 
     row = add_message(session, NewMessage(
         idempotency_key="stuck:2", kind="absence_first_day", channel="sms", to_address="+447700900777",
@@ -193,7 +232,7 @@ def test_broker_down_at_enqueue_leaves_rows_for_the_scheduler(session: Session, 
 
     monkeypatch.setattr(actors.send_message, "send", broker_down)
     summary = start_followup(session, DAY)
-    assert summary.messages_queued == 0
+    assert summary.messages_queued == len(_rows(session)) >= 1  # queued in the outbox; the broker only delays them
     row = _rows(session)[0]
     assert (row.state, row.enqueued_at) == (OutboxState.QUEUED, None)  # nothing lost: the row waits
     monkeypatch.undo()
@@ -218,7 +257,7 @@ def test_the_scheduler_closes_a_case_once_everyone_is_present(session: Session, 
 
 def test_the_lookup_window_starts_at_the_first_claim_even_after_a_failed_lookup(
         session: Session, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.pipeline import delivery
+    from gateway.pipeline import reconcile
     from gateway.pipeline.outbox import real_now
 
     add_family(session)
@@ -238,13 +277,13 @@ def test_the_lookup_window_starts_at_the_first_claim_even_after_a_failed_lookup(
         raise TransientDeliveryError(code="lookup")
 
     pipeline.sms.find_sent = lookup_fails
-    assert delivery.reconcile_stuck_message(row.id).state == "retry"  # re-claimed: claimed_at moves on
+    assert reconcile.reconcile_stuck_message(row.id).state == "retry"  # re-claimed: claimed_at moves on
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
                     .values(claimed_at=real_now() - timedelta(seconds=1)))
     session.commit()
     pipeline.sms.find_sent = lambda message: windows.append(message.claimed_at) or Receipt(  # type: ignore[func-returns-value]
         "SM-late", DeliveryStatus.QUEUED, "sms")
-    assert delivery.reconcile_stuck_message(row.id).state == "accepted"
+    assert reconcile.reconcile_stuck_message(row.id).state == "accepted"
     assert windows == [first_claim, first_claim]
     assert pipeline.sms.outbox == []
 
@@ -257,7 +296,7 @@ def test_the_lookup_window_starts_at_the_first_claim_even_after_a_failed_lookup(
 def test_a_recovered_message_takes_the_status_the_provider_reports(
         session: Session, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
         provider_status: DeliveryStatus, expected: OutboxState) -> None:
-    from gateway.pipeline import delivery
+    from gateway.pipeline import reconcile
 
     add_family(session)
     with pipeline.broker_paused():
@@ -268,7 +307,7 @@ def test_a_recovered_message_takes_the_status_the_provider_reports(
     monkeypatch.setenv("GATEWAY_STUCK_SECONDS", "0.001")
     get_settings.cache_clear()
     pipeline.sms.find_sent = lambda message: Receipt("SM-recovered", provider_status, "sms")
-    outcome = delivery.reconcile_stuck_message(row.id)
+    outcome = reconcile.reconcile_stuck_message(row.id)
     session.expire_all()
     assert _rows(session)[0].state is expected
     if expected is OutboxState.UNDELIVERED:

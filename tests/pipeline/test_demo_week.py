@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway import clock as gateway_clock
 from gateway.clock import FixedClock
 from gateway.models import OutboxMessage, Pupil
-from gateway.pipeline import collaborators, milestones
+from gateway.pipeline import milestones, ports
 from gateway.routing.language import language_for
 
 LONDON = ZoneInfo("Europe/London")
@@ -74,10 +74,11 @@ def test_a_demo_week_sends_nothing_at_weekends_and_thanks_each_parent_in_their_l
             when = (row.send_after or row.created_at).astimezone(LONDON)
             assert when.weekday() < 5, f"{row.kind} to adult {row.adult_id} on {when:%A}"
         thanks = [r for r in rows if r.kind == "reply_thanks"]
-        capabilities = collaborators.locale_capabilities()
+        used = ports.current()
+        capabilities = used.capabilities()
         for row in thanks:
             assert row.adult_id is not None
-            recipient = collaborators.load_recipient(session, row.adult_id, row.pupil_ids)
+            recipient = used.routing.recipient(session, row.adult_id, row.pupil_ids)
             assert recipient is not None
             language = language_for(recipient.adult, recipient.pupils, capabilities, row.channel)
             assert (row.locale, row.variant) == (language.locale, language.variant)

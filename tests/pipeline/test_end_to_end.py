@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -17,10 +18,10 @@ from sqlalchemy.orm import Session
 from gateway import clock as gateway_clock
 from gateway.clock import FixedClock
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage, OutboxState
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
 from gateway.pipeline.absence import start_followup
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.broker import reset_broker, setup_broker
-from gateway.pipeline.outbox import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.pipeline.scheduler import tick
 from gateway.pipeline.worker import start_worker, stop_worker
@@ -122,7 +123,7 @@ def test_rabbitmq_broker_carries_the_same_flow(session: Session, database_url: s
     broker.flush_all()
     channels = MemoryChannels()
     try:
-        with collaborators.override(channels=channels, render=fake_render):
+        with ports.using(replace(ports.current(), channels=channels, render=fake_render)):
             worker = start_worker(threads=2, broker=broker)
             try:
                 add_family(session)

@@ -21,7 +21,7 @@ from gateway.models import (
     OutboxMessage,
     StaffUser,
 )
-from gateway.pipeline import collaborators
+from gateway.pipeline import ports
 from gateway.pipeline.absence import start_followup
 from gateway.pipeline.followup_start import FollowupChangeError, exclude_pupil, mark_present
 from gateway.pipeline.milestones import BatchError, plan_fresh_start_batch
@@ -39,7 +39,7 @@ def _ladder(auto_start: str) -> EscalationLadder:
 
 def test_nothing_starts_by_itself_at_registers_close(session: Session, pipeline: Pipeline) -> None:
     family = add_family(session)
-    with collaborators.override(ladder=_ladder("off")):
+    with ports.using(replace(ports.current(), ladder=lambda: _ladder("off"))):
         for hour, minute in ((9, 15), (9, 50), (11, 0)):
             pipeline.clock.current = at(hour, minute)
             assert pipeline.tick().cases_opened == 0
@@ -53,7 +53,7 @@ def test_nothing_starts_by_itself_at_registers_close(session: Session, pipeline:
 
 def test_the_gateway_starts_on_its_own_at_auto_start_and_says_so(session: Session, pipeline: Pipeline) -> None:
     add_family(session)
-    with collaborators.override(ladder=_ladder("09:45")):
+    with ports.using(replace(ports.current(), ladder=lambda: _ladder("09:45"))):
         pipeline.clock.current = at(9, 44)
         assert pipeline.tick().cases_opened == 0
         pipeline.clock.current = at(9, 45)
@@ -73,7 +73,7 @@ def test_a_pupil_taken_out_before_the_start_gets_no_message(session: Session, pi
         exclude_pupil(session, DAY, family.kuba, "   ", staff)  # a reason is required
     exclude_pupil(session, DAY, family.kuba, "arrived at 09:16: late, not absent", staff)
     session.commit()
-    with collaborators.override(ladder=_ladder("off")):
+    with ports.using(replace(ports.current(), ladder=lambda: _ladder("off"))):
         pipeline.clock.current = at(9, 30)
         start_followup(session, DAY, family.dsl)
         pipeline.drain()

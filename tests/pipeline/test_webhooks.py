@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -106,10 +107,22 @@ def test_status_callback_moves_forward_only(session: Session, client: WebhookCli
 
 
 def test_voice_twiml_and_keypad_answer(session: Session, client: WebhookClient, pipeline: Pipeline) -> None:
-    from gateway.pipeline import collaborators
+    from dataclasses import replace
 
-    def twiml(kind: str, **fields: object) -> str:
-        return f"<Response><{kind}>{fields.get('spoken_text') or fields.get('thanks_text')}</{kind}></Response>"
+    from gateway.pipeline import ports
+
+    class Twiml:
+        """Names what was asked for and what it says."""
+
+        def call(self, *, spoken_text: str, voice_language: str | None, voice_name: str | None,
+                 gather_action_url: str, prompt: str) -> str:
+            return f"<Response><call>{spoken_text}</call></Response>"
+
+        def voicemail(self, *, spoken_text: str, voice_language: str | None, voice_name: str | None) -> str:
+            return f"<Response><voicemail>{spoken_text}</voicemail></Response>"
+
+        def gather_reply(self, *, thanks_text: str, voice_language: str | None, voice_name: str | None) -> str:
+            return f"<Response><gather_reply>{thanks_text}</gather_reply></Response>"
 
     family = add_family(session)
     start_followup(session, DAY)
@@ -118,7 +131,7 @@ def test_voice_twiml_and_keypad_answer(session: Session, client: WebhookClient, 
     row = session.scalars(select(OutboxMessage)).one()
     row.channel = "voice"
     session.commit()
-    with collaborators.override(voice_twiml=twiml):
+    with ports.using(replace(ports.current(), twiml=Twiml())):
         person = post(client, f"/webhooks/twilio/voice/{row.id}", {"CallSid": "CA1", "AnsweredBy": "human"})
         machine = post(client, f"/webhooks/twilio/voice/{row.id}", {"CallSid": "CA1",
                                                                     "AnsweredBy": "machine_end_beep"})
@@ -412,3 +425,49 @@ def test_a_gather_action_as_twilio_posts_it(session: Session, client: WebhookCli
     inbound = session.scalars(select(InboundMessage)).one()
     assert (inbound.provider_sid, inbound.source, inbound.adult_id) == (f"{call_sid}:1", "voice", family.mum)
     assert session.scalars(select(AbsenceCase)).one().state is CaseState.REPLIED
+
+
+def test_texts_arriving_together_are_each_stored_once_and_a_refused_one_fails_alone(
+        session: Session, client: WebhookClient, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.web import webhooks
+
+    add_family(session)
+    _, token = get_settings().twilio_credentials()
+    path = "/webhooks/twilio/sms"
+    texts = [inbound_payload(f"SM-burst-{n}", f"Ola jest chora ({n})") for n in range(12)]
+    texts += texts[:3]  # Twilio's retries of three of them, arriving while the first tries are stored
+    texts.append(inbound_payload("SM-burst-refused", "the database refuses this one"))
+    real_record = webhooks.record_inbound
+
+    def record(session: Session, **fields: Any) -> tuple[int, bool]:
+        if fields["provider_sid"] == "SM-burst-refused":
+            raise RuntimeError("refused by the database")
+        return real_record(session, **fields)
+
+    monkeypatch.setattr(webhooks, "record_inbound", record)
+
+    async def send_all() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app, raise_app_exceptions=False),
+                                     base_url="http://testserver") as http:
+            replies = await asyncio.gather(*(
+                http.post(path, data=params, headers={"X-Twilio-Signature": compute_signature(token, PUBLIC + path,
+                                                                                             params)})
+                for params in texts))
+        return [reply.status_code for reply in replies]
+
+    statuses = asyncio.run(send_all())
+    assert statuses == [200] * 15 + [500]
+    session.expire_all()
+    stored = session.scalars(select(InboundMessage.provider_sid)).all()
+    assert sorted(stored) == sorted(f"SM-burst-{n}" for n in range(12))
+    pipeline.drain()
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(InboundMessage)
+                          .where(InboundMessage.processed_at.is_not(None))) == 12
+
+
+def test_a_media_count_that_is_not_a_small_number_counts_as_none() -> None:
+    from gateway.web.webhooks import _media_count
+
+    assert [_media_count(value) for value in ("3", " 10 ", None, "", "two", "²", "-1", "9" * 20)] == \
+        [3, 10, 0, 0, 0, 0, 0, 0]

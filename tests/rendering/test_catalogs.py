@@ -39,10 +39,13 @@ def test_every_catalog_records_that_it_is_an_unreviewed_draft(locale: str) -> No
 def test_templates_check_passes_on_the_shipped_templates_and_catalogs() -> None:
     report = check_templates()
     assert report.problems == []
-    # Five uncounted kinds once each; the three counted kinds at every sample count (1, 2, 5, 11, 22, 101).
-    assert len(report.sms) == (5 + 3 * len(SAMPLE_COUNTS)) * len(available_locales()) * 2
+    # Five uncounted kinds once each; the three counted kinds at every sample count (1, 2, 5, 11, 22, 101);
+    # fresh start (each child's own figure) also with the siblings' figures differing, once per sample count.
+    assert len(report.sms) == (5 + 3 * len(SAMPLE_COUNTS) + len(SAMPLE_COUNTS)) * len(available_locales()) * 2
     assert {row["encoding"] for row in report.sms} == {"GSM-7", "UCS-2"}
     assert {row["count"] for row in report.sms if row["kind"] == "fresh_start"} == set(SAMPLE_COUNTS)
+    differing = {tuple(row["counts"]) for row in report.sms if "counts" in row}
+    assert differing == {(1, 2), (2, 5), (5, 11), (11, 22), (22, 101), (101, 1)}
 
 
 def test_a_stale_pot_is_reported() -> None:

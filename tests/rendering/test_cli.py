@@ -62,7 +62,7 @@ def test_render_with_a_context_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(render_command, ["absence_continuing", "--locale", "pl", "--channel", "sms",
                                                  "--context", str(path)])
     assert result.exit_code == 0, result.output
-    assert "Oakfield Primary: już 2 dni nie ma w szkole: Zofia." in result.stdout
+    assert "Oakfield Primary: Zofia - to już 2 dni nieobecności." in result.stdout
 
 
 def test_render_with_a_context_file_missing_a_value_names_it(tmp_path: Path) -> None:

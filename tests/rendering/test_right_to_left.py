@@ -21,7 +21,9 @@ from gateway.rendering import (
     sms_segments,
 )
 from gateway.rendering.bidi import FSI, PDI, RLM, isolate_html, isolate_text
-from gateway.rendering.context import COUNTED_FIELDS, SAMPLE_COUNTS
+from gateway.rendering.context import sample_contexts
+from gateway.rendering.renderer import LRM, split_english_copy
+from gateway.rendering.review_status import is_reviewed
 
 RIGHT_TO_LEFT = ("ar", "ur")
 _ISOLATED = re.compile(f"{FSI}[^{FSI}{PDI}]*{PDI}")
@@ -33,10 +35,10 @@ _LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9\u00c0-\u024f]")
 def _renders(locale: str) -> list[tuple[str, RenderedMessage]]:
     found = []
     for kind, variant, channel in itertools.product(KINDS, VARIANTS, CHANNELS):
-        for count in (SAMPLE_COUNTS if kind in COUNTED_FIELDS else (None,)):
-            message = render_message(kind, locale=locale, channel=channel, variant=variant,
-                                     context=sample_context(kind, count=count))
-            found.append((f"{kind} {channel} {variant} {count}", message))
+        # Every sample count, and siblings whose own figures differ (each name and number isolated).
+        for figures, context in sample_contexts(kind):
+            message = render_message(kind, locale=locale, channel=channel, variant=variant, context=context)
+            found.append((f"{kind} {channel} {variant} {figures}", message))
     return found
 
 
@@ -50,7 +52,11 @@ def test_every_right_to_left_text_starts_with_rlm_and_isolates_every_latin_name_
         assert message.locale == locale
         texts = [message.text]
         if message.subject is not None:  # e-mail: the subject and every line of the plain-text body
-            texts = [message.subject] + [line for line in message.text.split("\n") if line]
+            translated, english = split_english_copy(message.text)
+            texts = [message.subject] + [line for line in translated.split("\n") if line]
+            # Until the language is reviewed the English copy follows, each line opened left to right.
+            assert (english is None) == is_reviewed(locale), where
+            assert all(line.startswith(LRM) for line in (english or "").split("\n") if line), where
         for text in texts:
             assert text.startswith(RLM), f"{where}: {text[:60]!r}"
             stray = _LATIN_OR_DIGIT.findall(_outside_isolates(text))
@@ -75,6 +81,9 @@ def test_right_to_left_html_isolates_every_value_with_bdi(locale: str) -> None:
         html = message.html
         assert f'<html lang="{locale}" dir="rtl">' in html, where
         body = html.split("<body", 1)[1]
+        # The English copy (until the language is reviewed) is its own left-to-right block: not isolated.
+        body, english_block, _rest = body.partition('<div lang="en" dir="ltr"')
+        assert bool(english_block) != is_reviewed(locale), where
         body = _BDI.sub("", body.split(">", 1)[1])
         visible = re.sub(r"<[^>]+>", "", body)
         stray = _LATIN_OR_DIGIT.findall(_outside_isolates(visible))

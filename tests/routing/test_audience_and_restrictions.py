@@ -30,8 +30,31 @@ def test_step_two_contacts_both_parents_including_the_father_who_lives_elsewhere
     households, *_ = _separated_parents()
     plan = absence_plan(households, 2)
     assert {d.contact_name for d in plan.deliveries} == {"Anna Nowak", "Piotr Nowak"}
-    assert {d.message_kind for d in plan.deliveries} == {"absence_followup"}
+    # Step 1 texted the mother: she is told "we have still not heard"; the father hears of it for the first time.
+    assert {d.contact_name: d.message_kind for d in plan.deliveries} == {
+        "Anna Nowak": "absence_followup", "Piotr Nowak": "absence_first_day"}
     assert reasons(plan) == {"Zofia Nowak": "not_in_audience"}
+
+
+def test_still_not_heard_goes_only_to_the_adults_the_pipeline_says_were_reached_today() -> None:
+    households, _ola, mum, dad, _gran = _separated_parents()
+    plan = absence_plan(households, 2, contacted_adult_ids={mum.id})
+    assert {d.adult_id: d.message_kind for d in plan.deliveries} == {
+        mum.id: "absence_followup", dad.id: "absence_first_day"}
+
+
+def test_a_mother_whose_first_text_never_arrived_gets_the_first_day_wording_at_step_two() -> None:
+    households, _ola, mum, dad, _gran = _separated_parents()
+    plan = absence_plan(households, 2, contacted_adult_ids=set())
+    assert {d.adult_id: d.message_kind for d in plan.deliveries} == {
+        mum.id: "absence_first_day", dad.id: "absence_first_day"}
+
+
+def test_a_father_first_contacted_at_step_two_on_a_continuing_absence_gets_the_continuing_wording() -> None:
+    households, ola, mum, dad, _gran = _separated_parents()
+    plan = absence_plan(households, 2, contacted_adult_ids={mum.id}, continuing_pupil_ids={ola.id})
+    assert {d.adult_id: d.message_kind for d in plan.deliveries} == {
+        mum.id: "absence_followup", dad.id: "absence_continuing"}
 
 
 def test_step_three_contacts_the_grandmother_as_an_emergency_contact_only() -> None:

@@ -55,7 +55,7 @@ from gateway.models import (
     StaffUser,
 )
 from gateway.models.base import Base
-from gateway.pipeline import collaborators, milestones
+from gateway.pipeline import milestones, ports
 from gateway.routing.language import language_for
 from gateway.routing.recipient import ROUTINE_KINDS
 from gateway.routing.timing import routine_window
@@ -340,9 +340,10 @@ def _check_row(session: Session, row: OutboxMessage, path: str, weekly_cap: int)
     points = session.scalars(select(ContactPoint).where(ContactPoint.adult_id == row.adult_id)).all()
     if row.channel == "sms":
         assert not any(p.value == row.to_address and p.opted_out_at for p in points), f"{where}: texted after STOP"
-    recipient = collaborators.load_recipient(session, row.adult_id, row.pupil_ids or [])
+    used = ports.current()
+    recipient = used.routing.recipient(session, row.adult_id, row.pupil_ids or [])
     assert recipient is not None
-    capabilities = collaborators.locale_capabilities()
+    capabilities = used.capabilities()
     if row.channel == "voice":
         assert capabilities.has_voice(row.locale), f"{where}: a call in {row.locale}, which has no voice"
     if row.kind in ROUTINE_KINDS and row.staff_id is None:
@@ -351,7 +352,7 @@ def _check_row(session: Session, row: OutboxMessage, path: str, weekly_cap: int)
         local = row.send_after.astimezone(LONDON)
         insets = set(session.scalars(select(InsetDay.date)))
         assert local.weekday() < 5 and local.date() not in insets, f"{where}: routine message on {local:%A %F}"
-        window = routine_window(recipient.adult, collaborators.load_ladder())
+        window = routine_window(recipient.adult, used.ladder())
         assert window is not None and window.start <= local.time() < window.end, f"{where}: outside the window"
     if PATHS[path].language_checked and row.kind in KINDS_FROM_TEMPLATES:
         language = language_for(recipient.adult, recipient.pupils, capabilities, row.channel)
@@ -387,7 +388,8 @@ def _check_previews(session: Session, pupil_ids: list[int], adult_ids: list[int]
     from gateway.web.pages.family import _preview
 
     shown = 0
-    capabilities = collaborators.locale_capabilities()
+    used = ports.current()
+    capabilities = used.capabilities()
     for adult_id in adult_ids:
         for channel in (None, "sms", "email", "voice"):
             try:
@@ -397,7 +399,7 @@ def _check_previews(session: Session, pupil_ids: list[int], adult_ids: list[int]
             if preview["content"] is None:
                 continue
             shown += 1
-            recipient = collaborators.load_recipient(session, adult_id, preview["pupil_ids"])
+            recipient = used.routing.recipient(session, adult_id, preview["pupil_ids"])
             assert recipient is not None
             language = language_for(recipient.adult, recipient.pupils, capabilities, preview["channel"])
             assert preview["locale"] == language.locale, f"preview for adult {adult_id} on {channel}"

@@ -15,7 +15,7 @@ from gateway import clock as gateway_clock
 from gateway.clock import FixedClock
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage, OutboxState, Restriction
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.outbox import enqueue_inbound
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.pipeline.scheduler import tick
 from tests.pipeline.conftest import DAD_MOBILE, DAY, GRAN_PHONE, MUM_MOBILE, add_family, at

@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage, PupilContact, Restriction, utcnow
+from gateway.operations.reasons import reason_rows, write_reasons
 from gateway.pipeline.absence import start_followup
-from gateway.pipeline.outbox import enqueue_inbound
-from gateway.pipeline.reasons import reason_rows, write_reasons
+from gateway.pipeline.actors import enqueue_inbound
 from gateway.pipeline.replies import record_inbound
 from gateway.web.pages.inbox import inbox_items
 from tests.pipeline.conftest import DAD_MOBILE, DAY, MUM_MOBILE, Pipeline, add_family

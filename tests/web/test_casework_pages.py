@@ -25,7 +25,7 @@ from gateway.models import (
     StaffRole,
     TaskKind,
 )
-from gateway.pipeline.reasons import reason_rows
+from gateway.operations.reasons import reason_rows
 from tests.pipeline.test_translation import TRANSLATED, FakeLibreTranslate, libretranslate
 from tests.web.conftest import ABSENCE_DAY, SeededFamily, sign_in
 from tests.web.test_pages import parent_replies, start_followup

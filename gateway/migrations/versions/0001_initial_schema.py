@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 20:11:45.653361
+Create Date: 2026-11-29 22:17:12.304621
 """
 
 from collections.abc import Sequence
@@ -224,6 +224,29 @@ def upgrade() -> None:
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_session_last_seen_at'), ['last_seen_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_session_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('staff_translator_locale',
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('locale', sa.String(length=20), nullable=False),
+    sa.Column('granted_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_staff_translator_locale_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('staff_id', 'locale', name=op.f('pk_staff_translator_locale'))
+    )
+    op.create_table('translation_approval',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('locale', sa.String(length=20), nullable=False),
+    sa.Column('msgctxt', sa.String(length=400), nullable=False),
+    sa.Column('msgid', sa.Text(), nullable=False),
+    sa.Column('plural_index', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('approved_by', sa.Integer(), nullable=True),
+    sa.Column('approved_at', gateway.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['approved_by'], ['staff_user.id'], name=op.f('fk_translation_approval_approved_by_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_translation_approval')),
+    sa.UniqueConstraint('locale', 'msgctxt', 'msgid', 'plural_index', name=op.f('uq_translation_approval_locale_msgctxt_msgid_plural_index'))
+    )
+    with op.batch_alter_table('translation_approval', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_translation_approval_locale'), ['locale'], unique=False)
 
     op.create_table('absence_case_pupil',
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -497,6 +520,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_absence_case_pupil_pupil_id'))
 
     op.drop_table('absence_case_pupil')
+    with op.batch_alter_table('translation_approval', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_translation_approval_locale'))
+
+    op.drop_table('translation_approval')
+    op.drop_table('staff_translator_locale')
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_session_staff_id'))
         batch_op.drop_index(batch_op.f('ix_staff_session_last_seen_at'))

@@ -17,6 +17,7 @@ from gateway.web.pages import (
     school_settings,
     tasks,
     today,
+    translation_review,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -30,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     milestones.router,
     reports.router,
     message_templates.router,
+    translation_review.router,
     school_settings.router,
     sandbox.router,
 )

@@ -191,13 +191,14 @@ def _hhmm(value: time | None) -> str:
 
 def _languages(db: Session, adults: list[Adult]) -> dict[int, str]:
     """For each adult, the language the gateway will write to them in and why (routing's decision)."""
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
     from gateway.routing.language import language_explained
 
-    capabilities = collaborators.locale_capabilities()
+    used = ports.current()
+    capabilities = used.capabilities()
     explained: dict[int, str] = {}
     for adult in adults:
-        recipient = collaborators.load_recipient(db, adult.id)
+        recipient = used.routing.recipient(db, adult.id)
         explained[adult.id] = (language_explained(recipient.adult, recipient.pupils, capabilities)
                                if recipient is not None else "not linked to a pupil")
     return explained
@@ -370,7 +371,7 @@ def change_household_carer(request: Request, pupil_id: int, link_id: int, db: Db
 def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str | None) -> dict[str, Any]:
     """The message as routing would send it now: the channel, address, locale and variant ``send_one_off``
     will use (``routing.recipient.one_off_choice``), rendered."""
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
     from gateway.pipeline.context import message_context
     from gateway.routing.language import language_explained
     from gateway.routing.reach import Unreachable
@@ -381,8 +382,9 @@ def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str 
     _pupil, adult, links = _adult_in_family(db, pupil_id, adult_id)
     pupils = [link.pupil for link in links]
     wanted = channel if channel in CHANNELS else None
-    recipient = collaborators.load_recipient(db, adult.id, [p.id for p in pupils])
-    capabilities = collaborators.locale_capabilities()
+    used = ports.current()
+    recipient = used.routing.recipient(db, adult.id, [p.id for p in pupils])
+    capabilities = used.capabilities()
     content, error, locale, language = None, None, None, None
     chosen = wanted or (adult.channels[0] if adult.channels else "sms")
     if recipient is None:
@@ -395,7 +397,7 @@ def _preview(db: Session, pupil_id: int, adult_id: int, kind: str, channel: str 
         else:
             chosen, locale = choice.channel, choice.locale
             try:
-                content = collaborators.render(kind, locale=choice.locale, channel=choice.channel,
+                content = used.render(kind, locale=choice.locale, channel=choice.channel,
                                                variant=choice.variant,
                                                context=message_context(db, adult=adult, pupils=pupils,
                                                                        on=clock.now().date()))

@@ -20,9 +20,9 @@ from starlette.responses import Response
 from gateway import clock
 from gateway.models import AbsenceCase, Adult, AttendanceMark, CaseTask, ConfirmedCode, InboundMessage, Pupil, StaffRole
 from gateway.models.attendance import ALL_CODES, UNEXPLAINED
+from gateway.operations.reasons import pupil_suggestions
 from gateway.pipeline.casework import reason_recorded
 from gateway.pipeline.lexicon import GlossWord, gloss
-from gateway.pipeline.reasons import pupil_suggestions
 from gateway.pipeline.staff_answer import (
     MAX_LENGTH,
     CannotAnswer,

@@ -1,9 +1,9 @@
 """Templates: any message kind in any language, channel and reading level, rendered with sample data, and each
-language's translation review status (the ``X-Review-Status`` header of its ``.po`` catalog)."""
+language's translation review status (the ``X-Review-Status`` of its ``.po`` catalog's header comment, and the
+texts approved on the Translation review pages)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,43 +11,40 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.web.deps import STAFF_DEPENDENCIES
+from gateway.web.deps import STAFF_DEPENDENCIES, CurrentStaff, DbSession
 from gateway.web.templating import render
 
 router = APIRouter(dependencies=STAFF_DEPENDENCIES)
-# The header field, or the same words in the catalog's leading comment (``pybabel update`` keeps comments
-# but may drop unknown header fields, so catalogs carry it either way).
-_REVIEW_HEADER = re.compile(r'^"X-Review-Status:\s*(?P<value>[^"\\]*)(?:\\n)?"\s*$', re.MULTILINE)
-_REVIEW_COMMENT = re.compile(r"^#\s*X-Review-Status:\s*(?P<value>.+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class LocaleStatus:
     locale: str
-    review_status: str  # e.g. "machine-translated", "reviewed by …", or "unknown"
+    review_status: str  # "draft (machine-assisted, …)", "partly reviewed: 12 of 80 messages approved, by …"
+    state: str = "draft"  # draft / partly reviewed / reviewed / source
 
 
 def review_status(po_file: Path) -> str:
-    """The catalog's ``X-Review-Status`` header, or "not stated"."""
+    """The ``X-Review-Status`` of a catalog's header comment, or "not stated" ("no catalog" without a file)."""
+    from gateway.rendering.review_status import review_value_of_file
+
     try:
-        head = po_file.read_text(encoding="utf-8")[:4000]  # the header block comes first
+        value = review_value_of_file(po_file)
     except OSError:
         return "no catalog"
-    match = _REVIEW_HEADER.search(head) or _REVIEW_COMMENT.search(head)
-    return match.group("value").strip() if match else "not stated"
+    return value or "not stated"
 
 
 def locale_statuses() -> list[LocaleStatus]:
-    """Every available locale with its review status (en-GB is the source: always "source")."""
-    from gateway.rendering import SOURCE_LOCALE, available_locales
-    from gateway.resources import locales_dir
+    """Every available locale with its review status: the catalog header and, with a database, the approvals
+    made on the Translation review pages (en-GB is the source: always "source text")."""
+    from gateway.rendering import available_locales
+    from gateway.rendering.review_status import review_status as language_status
 
     statuses = []
     for locale in available_locales():
-        if locale == SOURCE_LOCALE:
-            statuses.append(LocaleStatus(locale, "source text"))
-            continue
-        statuses.append(LocaleStatus(locale, review_status(locales_dir() / locale / "LC_MESSAGES" / "messages.po")))
+        status = language_status(locale)
+        statuses.append(LocaleStatus(locale, status.summary, status.state.value))
     return statuses
 
 
@@ -56,10 +53,11 @@ def _choice(value: str | None, options: tuple[str, ...] | list[str], default: st
 
 
 @router.get("/templates")
-def templates_page(request: Request, kind: str | None = None, locale: str | None = None,
-                   channel: str | None = None, variant: str | None = None) -> Response:
+def templates_page(request: Request, db: DbSession, staff: CurrentStaff, kind: str | None = None,
+                   locale: str | None = None, channel: str | None = None, variant: str | None = None) -> Response:
     """Render one message with sample data; list every language's review status."""
     from gateway.rendering import CHANNELS, KINDS, VARIANTS, available_locales, render_message, sample_context
+    from gateway.translation_review import translator_locales
 
     locales = list(available_locales())
     chosen = {
@@ -84,4 +82,5 @@ def templates_page(request: Request, kind: str | None = None, locale: str | None
         pass
     return render(request, "templates_page.html", {
         "kinds": KINDS, "locales": locales, "channels": CHANNELS, "variants": VARIANTS, "chosen": chosen,
-        "rendered": rendered, "error": error, "statuses": locale_statuses(), "direction": direction})
+        "rendered": rendered, "error": error, "statuses": locale_statuses(), "direction": direction,
+        "review_locales": translator_locales(db, staff)})

@@ -34,7 +34,7 @@ def reports_page(request: Request, db: DbSession, staff: Readers,
                  start: Annotated[str | None, Query(alias="from")] = None,
                  end: Annotated[str | None, Query(alias="to")] = None) -> Response:
     """The figures for ``from``..``to`` (default: the last 30 days up to today)."""
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
     from gateway.web.pages.milestones import segment_price
     from gateway.web.reports_data import build_report
 
@@ -44,7 +44,7 @@ def reports_page(request: Request, db: DbSession, staff: Readers,
     first = _parse(start, last - timedelta(days=29))
     if first > last:
         first, last = last, first
-    report = build_report(db, first, last, tz=tz, ladder=collaborators.load_ladder(), segment_price=segment_price())
+    report = build_report(db, first, last, tz=tz, ladder=ports.current().ladder(), segment_price=segment_price())
     charts = {
         "channel": bar_chart("chart-channel", "Reply rate by channel of the first message",
                              [(r.label, r.rate) for r in report.by_channel], unit="%", maximum=100),

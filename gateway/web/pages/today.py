@@ -133,9 +133,8 @@ def _status(case: AbsenceCase, has_reply: bool, has_messages: bool) -> str:
 def family_rows(session: Session, on: date, *, with_plans: bool = True) -> list[FamilyRow]:
     """Every family with an unexplained absence on ``on``: those not yet started (with whom the first step
     would contact, unless ``with_plans`` is false), then the cases; pupils taken out by staff are left out."""
-    from gateway.pipeline import collaborators
-    from gateway.pipeline.cases import group_families, pupils_in_cases, unexplained_pupils
-    from gateway.pipeline.followup_start import excluded_pupils
+    from gateway.pipeline import ports
+    from gateway.pipeline.cases import excluded_pupils, group_families, pupils_in_cases, unexplained_pupils
 
     cases = list(session.scalars(select(AbsenceCase).where(AbsenceCase.date == on)
                                  .options(selectinload(AbsenceCase.pupils)).order_by(AbsenceCase.id)))
@@ -158,7 +157,7 @@ def family_rows(session: Session, on: date, *, with_plans: bool = True) -> list[
     adults = {a.id: a for a in session.scalars(select(Adult).where(Adult.id.in_(adult_ids)))} if adult_ids else {}
     names = {adult_id: adult.full_name for adult_id, adult in adults.items()}
     short = {adult_id: short_name(adult) for adult_id, adult in adults.items()}
-    ladder, tz = collaborators.load_ladder(), get_settings().tz
+    ladder, tz = ports.current().ladder(), get_settings().tz
     rows: list[FamilyRow] = []
     for case in cases:
         parent_rows = [r for r in outbox[case.id] if r.kind != "reply_thanks"]
@@ -209,7 +208,7 @@ def _summary(rows: list[FamilyRow]) -> dict[str, int]:
 
 def _context(session: Session, on: date, today: date, show: str = "all") -> dict[str, object]:
     from gateway.models import FollowupExclusion
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
     from gateway.pipeline.followup_start import started
 
     show = show if show in FILTERS else "all"
@@ -224,7 +223,7 @@ def _context(session: Session, on: date, today: date, show: str = "all") -> dict
     return {"rows": [r for r in rows if show == "all" or show in r.groups], "summary": _summary(rows),
             "on": on, "is_today": on == today, "can_start": any(r.status == "not_started" for r in rows),
             "started": start, "started_by": starter.display_name if starter else None,
-            "auto_start": collaborators.load_ladder().auto_start, "removed": removed,
+            "auto_start": ports.current().ladder().auto_start, "removed": removed,
             "removed_pupils": removed_pupils, "show": show, "filters": FILTERS, "filter_counts": filter_counts,
             "close_reasons": STOP_REASONS, "tasks": open_tasks(session, on)}
 

@@ -76,15 +76,16 @@ def planned_contacts(session: Any, families: Iterable[list[int]], on: date, now:
                                                                                                    list[str]]:
     """For each waiting family (its pupil ids), who the first step would contact: "text to Mrs Nowak (Polish)";
     a family nobody could be contacted for gets the reason. Empty when routing cannot plan (logged)."""
-    from gateway.pipeline import collaborators
+    from gateway.pipeline import ports
 
     family_list = [tuple(sorted(f)) for f in families]
     pupil_ids = sorted({p for f in family_list for p in f})
     if not pupil_ids:
         return {}
     try:
-        plan = collaborators.plan_absence(session, pupil_ids=pupil_ids, on=on, step=1, now=now,
-                                          exclude_channels={}, tried_channels={}, continuing_pupil_ids=set())
+        used = ports.current()
+        plan = used.routing.plan_absence(session, pupil_ids=pupil_ids, on=on, step=1, now=now, ladder=used.ladder(),
+                                         exclude_channels={}, tried_channels={}, continuing_pupil_ids=set())
     except Exception:  # a preview must never break Today
         log.exception("could not plan who would be contacted")
         return {}
