@@ -22,6 +22,21 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(PLACEHOLDER.findall(text)))
 
 
+def placeholder_runs(text: str) -> list[tuple[str, bool]]:
+    """``text`` split into (run, is_placeholder) pieces, so a page can isolate each placeholder left to right in a
+    right-to-left text (``%(recipient)s`` otherwise shows as ``s(recipient)%``)."""
+    runs: list[tuple[str, bool]] = []
+    end = 0
+    for match in PLACEHOLDER.finditer(text):
+        if match.start() > end:
+            runs.append((text[end:match.start()], False))
+        runs.append((match.group(), True))
+        end = match.end()
+    if end < len(text):
+        runs.append((text[end:], False))
+    return runs
+
+
 def _listed(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "none"
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, UTCDateTime, utcnow
@@ -187,7 +188,12 @@ class InboundMessage(Base):
     """A text or keypad answer from a parent (or an unknown sender). ``body`` is health data: never logged."""
 
     __tablename__ = "inbound_message"
-    __table_args__ = (Index("ix_inbound_message_handled_received_at", "handled", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_message_handled_received_at", "handled", "received_at"),
+        # The few rows not yet processed (the scheduler's re-delivery sweep and the lag gauges): a partial index.
+        Index("ix_inbound_message_unprocessed", "received_at",
+              postgresql_where=sa_text("processed_at IS NULL"), sqlite_where=sa_text("processed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_sid: Mapped[str] = mapped_column(String(120), unique=True)  # Twilio's retries carry the same sid

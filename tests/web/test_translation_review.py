@@ -209,6 +209,9 @@ def test_right_to_left_languages_get_rtl_text_areas(client: TestClient, session:
     page = client.get(f"/translations/ar/{_number_of(GREETING)}")
     assert page.status_code == 200
     assert 'lang="ar" dir="rtl"' in page.text.split("<textarea", 1)[1].split(">", 1)[0]
+    # The draft shows each placeholder isolated left to right (else "%(recipient)s" reads "s(recipient)%").
+    draft = page.text.split('id="draft-h"', 1)[1].split("</section>", 1)[0]
+    assert '<bdi dir="ltr">%(recipient)s</bdi>' in draft
 
 
 def test_an_administrator_grants_and_removes_a_reviewer(client: TestClient, session: Session,

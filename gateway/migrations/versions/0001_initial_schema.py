@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 22:17:12.304621
+Create Date: 2026-11-29 23:20:29.000121
 """
 
 from collections.abc import Sequence
@@ -422,6 +422,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inbound_message_from_number'), ['from_number'], unique=False)
         batch_op.create_index('ix_inbound_message_handled_received_at', ['handled', 'received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_received_at'), ['received_at'], unique=False)
+        batch_op.create_index('ix_inbound_message_unprocessed', ['received_at'], unique=False, postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
 
     op.create_table('case_task',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -482,6 +483,7 @@ def downgrade() -> None:
 
     op.drop_table('case_task')
     with op.batch_alter_table('inbound_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_message_unprocessed', postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_received_at'))
         batch_op.drop_index('ix_inbound_message_handled_received_at')
         batch_op.drop_index(batch_op.f('ix_inbound_message_from_number'))

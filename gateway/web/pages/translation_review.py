@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from gateway.models import StaffRole, StaffUser
 from gateway.rendering.review_status import ReviewState, review_status
-from gateway.translation_checks import OPTIONAL_IN_PLURAL_FORMS
+from gateway.translation_checks import OPTIONAL_IN_PLURAL_FORMS, placeholder_runs
 from gateway.translation_review import (
     CatalogMessage,
     MessageState,
@@ -132,7 +132,7 @@ def _message_page(request: Request, db: DbSession, locale: str, message: Catalog
     return render(request, "translation_message.html", {
         "locale": locale, "message": message, "row": row, "texts": current[:forms_needed], "labels": labels,
         "problems": problems or [], "total": len(rows), "direction": text_direction_of(locale),
-        "draft": draft_forms(locale, message), "tags": STATE_TAGS,
+        "draft": draft_forms(locale, message), "placeholder_runs": placeholder_runs, "tags": STATE_TAGS,
         "optional": sorted(OPTIONAL_IN_PLURAL_FORMS) if message.msgid_plural else []},
         status_code=422 if problems else 200)
 
