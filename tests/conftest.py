@@ -8,6 +8,11 @@ its own database beside it (so parallel runs never collide) and drops it at the 
 from __future__ import annotations
 
 import os
+
+# Dramatiq's consumer thread, once paused (``Pipeline.broker_paused``), sleeps its restart delay (3 s) before it
+# looks again: the tests pause and resume often, so a short delay (read when dramatiq is imported, hence here).
+os.environ.setdefault("dramatiq_restart_delay", "100")
+
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
