@@ -56,6 +56,22 @@ def _form_problems(text: str, source: list[str], where: str, *, optional: frozen
                         f"{_listed(source)}.")
     if "%" in PLACEHOLDER.sub("", text).replace(_ESCAPED_PERCENT, ""):
         problems.append(f"{where} has a % that is not a placeholder: write %% for a per cent sign.")
+    problems += _foreign_content(text, where)
+    return problems
+
+
+# An approved text goes into parents' e-mails as it is (the HTML is built around it) from a web form, so it may
+# carry no markup and no link or address the school did not write: a reviewer's account could otherwise phish.
+_LINK = re.compile(r"[a-z][a-z0-9+.-]*://|www\.|\S@\S", re.IGNORECASE)
+
+
+def _foreign_content(text: str, where: str) -> list[str]:
+    problems = []
+    if "<" in text or ">" in text:
+        problems.append(f"{where} has < or >: messages are plain text, so leave out any markup.")
+    if _LINK.search(text):
+        problems.append(f"{where} has a web link or e-mail address: the English text has none, and the school's "
+                        "contact details are filled in by the placeholders.")
     return problems
 
 

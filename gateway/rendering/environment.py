@@ -98,7 +98,8 @@ class MessageTranslator:
         if self.isolate is not None:
             variables = {name: self.isolate(value) if isinstance(value, int) else value
                          for name, value in variables.items()}
-        # Catalog text is ours (reviewed like code); Markup makes ``%`` escape the *values* in HTML.
+        # Catalog text is ours (reviewed like code; a reviewer's approved text may carry no markup or link:
+        # gateway/translation_checks.py); Markup makes ``%`` escape the *values* in HTML.
         template: str = Markup(text) if eval_ctx.autoescape else text  # noqa: S704
         try:
             return template % variables

@@ -114,6 +114,11 @@ def test_review_status_from_the_header_and_the_approvals() -> None:
     (["Dzień dobry {recipient},"], "{recipient}, which the English text does not"),
     (["Dzień dobry %(recipient)s, 100%"], "has a % that is not a placeholder: write %% for a per cent sign"),
     (["   "], "The translation is empty."),
+    # What a reviewer's account could slip into parents' e-mails: markup, a link, an address.
+    (['Dzień dobry %(recipient)s, <a href="https://evil.example">zaloguj</a>'], "has < or >"),
+    (["Dzień dobry %(recipient)s, zob. https://evil.example"], "has a web link or e-mail address"),
+    (["Dzień dobry %(recipient)s, www.evil.example"], "has a web link or e-mail address"),
+    (["Dzień dobry %(recipient)s, pisz: x@evil.example"], "has a web link or e-mail address"),
 ])
 def test_placeholder_check_names_each_problem(forms: list[str], expected: str) -> None:
     problems = translation_problems("pl", msgctxt="", msgid="Dear %(recipient)s,", msgid_plural=None, forms=forms,
