@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.config import get_settings
 from gateway.db import session_scope
 from gateway.metrics import GatewayMetrics
 from gateway.models import AbsenceCase, CaseState, InboundMessage, OutboxMessage
@@ -26,7 +25,7 @@ from gateway.pipeline.absence import start_followup
 from gateway.pipeline.ports import WorkQueue
 from gateway.pipeline.scheduler import InboundSweep, tick
 from tests.pipeline.conftest import DAY, MUM_MOBILE, Pipeline, add_family
-from tests.pipeline.test_webhooks import PUBLIC, WebhookClient, inbound_payload, post
+from tests.pipeline.test_webhooks import WebhookClient, inbound_payload, post, webhook_client
 
 SMS = "/webhooks/twilio/sms"
 
@@ -68,16 +67,8 @@ class RecordingBroker:
 
 
 @pytest.fixture
-def client(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookClient]:
-    from fastapi import FastAPI
-
-    from gateway.web.webhooks import router
-
-    monkeypatch.setenv("GATEWAY_PUBLIC_URL", PUBLIC)
-    get_settings.cache_clear()
-    app = FastAPI()
-    app.include_router(router)
-    yield WebhookClient(app)
+def client(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> WebhookClient:
+    return webhook_client(monkeypatch)
 
 
 def _thanks(session: Session) -> int:

@@ -40,13 +40,18 @@ class WebhookClient:
         return asyncio.run(call())
 
 
-@pytest.fixture
-def client(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookClient]:
+def webhook_client(monkeypatch: pytest.MonkeyPatch) -> WebhookClient:
+    """The Twilio webhooks alone in an app, behind the public URL ``PUBLIC``."""
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", PUBLIC)
     get_settings.cache_clear()
     app = FastAPI()
     app.include_router(router)
-    yield WebhookClient(app)
+    return WebhookClient(app)
+
+
+@pytest.fixture
+def client(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookClient]:
+    yield webhook_client(monkeypatch)
 
 
 def post(client: WebhookClient, path: str, params: dict[str, str], *, forge: bool = False) -> httpx.Response:
